@@ -1,0 +1,130 @@
+"""The objects the API hands out: Run, Notebook, Scenario and metric histories.
+
+Plain frozen dataclasses; ``to_dict()`` gives JSON-ready data (times as ISO 8601
+strings in UTC, metric timestamps as Unix seconds).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+RUNNING = "RUNNING"
+FINISHED = "FINISHED"
+FAILED = "FAILED"
+KILLED = "KILLED"
+
+
+def iso_time(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
+
+
+def utc_from_seconds(seconds: float | None) -> datetime | None:
+    return None if seconds is None else datetime.fromtimestamp(seconds, tz=timezone.utc)
+
+
+@dataclass(frozen=True)
+class Run:
+    """A run. ``Run(id="...")`` refers to a stored run; ``get_runs`` fills in the rest.
+
+    >>> Run(id="3f2a").id
+    '3f2a'
+    """
+
+    id: str
+    name: str | None = None
+    collection: str | None = None
+    collection_is_default: bool = False
+    scenario: str | None = None
+    scenario_version: str | None = None
+    notebook: str | None = None
+    pipeline: str | None = None
+    execution: str | None = None
+    status: str | None = None
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    parameters: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def collection_display_name(self) -> str | None:
+        """The collection's name as lists show it: default collections end in " (Default)"."""
+        if self.collection is None:
+            return None
+        return f"{self.collection} (Default)" if self.collection_is_default else self.collection
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "collection": self.collection,
+            "collection_is_default": self.collection_is_default,
+            "scenario": self.scenario,
+            "scenario_version": self.scenario_version,
+            "notebook": self.notebook,
+            "pipeline": self.pipeline,
+            "execution": self.execution,
+            "status": self.status,
+            "start_time": iso_time(self.start_time),
+            "end_time": iso_time(self.end_time),
+            "parameters": dict(self.parameters),
+            "tags": dict(self.tags),
+            "labels": dict(self.labels),
+            "metrics": dict(self.metrics),
+        }
+
+
+@dataclass(frozen=True)
+class Notebook:
+    """A notebook, named by its id (its file name), as a selector for get_runs and delete_runs."""
+
+    id: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id}
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A scenario: the project a run belongs to. Its id is its name."""
+
+    id: str
+    version: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.id
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.id, "version": self.version}
+
+
+@dataclass(frozen=True)
+class MetricValue:
+    """One stored value of a metric."""
+
+    value: float
+    step: int | None
+    timestamp: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"value": self.value, "step": self.step, "timestamp": self.timestamp}
+
+
+@dataclass(frozen=True)
+class MetricHistory:
+    """The stored values of one metric of one run, oldest first (at most 1000)."""
+
+    run_id: str
+    name: str
+    values: tuple[MetricValue, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "name": self.name,
+            "values": [value.to_dict() for value in self.values],
+        }

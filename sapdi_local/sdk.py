@@ -1,0 +1,739 @@
+"""MLTrackingSDK: the active run, its context, the in-memory cache and when it is persisted.
+
+Logging never touches the disk: a value is validated, appended to a per-(run,
+metric) window that keeps the most recent 1000, and written once, in a batch, by
+a persist (explicit, at ``end_run``, when the cache reaches about 1.5 MB, before
+a read, and at interpreter exit). A failed persist keeps the cache; an automatic
+one warns instead of raising, so the training it measures goes on.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import sys
+import uuid
+import warnings
+import weakref
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from time import time
+from typing import TYPE_CHECKING, Any
+
+from .context import RunContext, current_process, process_is_gone, resolve_context
+from .errors import (
+    InvalidFilterError,
+    InvalidTypeError,
+    NoActiveRunError,
+    PersistWarning,
+    RunAlreadyActiveError,
+    RunNotFoundError,
+    TrackingError,
+)
+from .model import (
+    FAILED,
+    FINISHED,
+    KILLED,
+    RUNNING,
+    MetricHistory,
+    MetricValue,
+    Run,
+    Scenario,
+    iso_time,
+    utc_from_seconds,
+)
+from .paths import resolve_db_path
+from .validation import (
+    HISTORY_WINDOW,
+    MAX_METRIC_VALUE,
+    check_label,
+    check_metric_value,
+    check_name,
+    check_optional_text,
+    check_parameter,
+    check_step,
+    check_tag,
+    check_timestamp,
+    name_value_pairs,
+)
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from .store import PersistBatch, RunFilter, RunRecord, Store
+
+CACHE_LIMIT_BYTES = 1.5 * 1024 * 1024
+# What one cached value costs in memory: a 3-tuple, two floats and a deque slot.
+BYTES_PER_CACHED_VALUE = 120
+_MAX = MAX_METRIC_VALUE
+
+Window = deque  # of (value, step, timestamp); maxlen is the history window
+
+
+class MLTrackingSDK:
+    """Tracks runs into one SQLite file.
+
+    Every argument is optional: the database defaults to ``SAPDI_LOCAL_DB`` or
+    the per-user data folder, and the context to the SAPDI_* environment
+    variables or local facts (project folder, git commit, notebook or script).
+
+    >>> sdk = MLTrackingSDK(db_path="/tmp/demo.db", scenario="churn")
+    >>> run = sdk.start_run(run_collection_name="baseline")
+    >>> sdk.log_metric("accuracy", 0.91)
+    >>> sdk.end_run()
+    """
+
+    def __init__(
+        self,
+        *,
+        db_path: str | os.PathLike[str] | None = None,
+        scenario: str | None = None,
+        scenario_version: str | None = None,
+        notebook: str | None = None,
+        pipeline: str | None = None,
+        execution: str | None = None,
+        lock_timeout: float | None = None,
+        cache_limit_bytes: float = CACHE_LIMIT_BYTES,
+    ) -> None:
+        self._db_path_argument = db_path
+        self._context_arguments = {
+            "scenario": scenario,
+            "scenario_version": scenario_version,
+            "notebook": notebook,
+            "pipeline": pipeline,
+            "execution": execution,
+        }
+        self._lock_timeout = lock_timeout
+        self._store: Store | None = None
+        self._context: RunContext | None = None
+        self._active: Run | None = None
+        self._known_runs: set[str] = set()
+        # The cache: run id -> metric name -> window, plus the pending small writes.
+        self._cache: dict[str, dict[str, Window]] = {}
+        self._windows: dict[str, Window] = {}  # the active run's entry of _cache
+        self._parameters: dict[str, dict[str, str]] = {}
+        self._tags: dict[str, dict[str, str]] = {}
+        self._labels: dict[str, dict[str, str]] = {}
+        self._run_updates: dict[str, dict[str, Any]] = {}
+        self._budget_size = max(1, int(cache_limit_bytes // BYTES_PER_CACHED_VALUE))
+        self._budget = self._budget_size
+        _LIVE_SDKS.add(self)
+
+    # ------------------------------------------------------------ resources
+
+    @property
+    def db_path(self) -> Path:
+        """The database file this SDK writes to."""
+        return self.store.path
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            from .store import DEFAULT_LOCK_TIMEOUT, Store
+
+            timeout = DEFAULT_LOCK_TIMEOUT if self._lock_timeout is None else self._lock_timeout
+            self._store = Store(resolve_db_path(self._db_path_argument), lock_timeout=timeout)
+        return self._store
+
+    @property
+    def context(self) -> RunContext:
+        """Scenario, version, notebook or pipeline, and execution of the runs this SDK starts."""
+        if self._context is None:
+            self._context = resolve_context(**self._context_arguments)
+        return self._context
+
+    @property
+    def active_run(self) -> Run | None:
+        """The run started by start_run() and not yet ended, if any."""
+        return self._active
+
+    # ------------------------------------------------------------ runs
+
+    def start_run(self, run_collection_name: str | None = None, run_name: str | None = None) -> Run:
+        """Start a run and make it the active one.
+
+        Without ``run_collection_name`` the run goes to the default collection of its
+        notebook or pipeline; without ``run_name`` it is named by its id.
+
+        >>> run = tracking.start_run(run_collection_name="rc1", run_name="lr-0.01")  # doctest: +SKIP
+        """
+        if self._active is not None:
+            raise RunAlreadyActiveError(
+                f"run {self._active.id} ({self._active.name}) is still active; call end_run() "
+                "before starting another run"
+            )
+        collection = check_optional_text("run_collection_name", run_collection_name)
+        name = check_optional_text("run_name", run_name)
+        context = self.context
+        run_id = uuid.uuid4().hex
+        started = time()
+        process = current_process()
+        run = Run(
+            id=run_id,
+            name=name or run_id,
+            collection=collection or context.source,
+            collection_is_default=collection is None,
+            scenario=context.scenario,
+            scenario_version=context.scenario_version,
+            notebook=context.notebook,
+            pipeline=context.pipeline,
+            execution=context.execution,
+            status=RUNNING,
+            start_time=utc_from_seconds(started),
+        )
+        self.store.insert_run(
+            {
+                "id": run.id,
+                "name": run.name,
+                "collection": run.collection,
+                "collection_is_default": int(run.collection_is_default),
+                "scenario": run.scenario,
+                "scenario_version": run.scenario_version,
+                "notebook": run.notebook,
+                "pipeline": run.pipeline,
+                "execution": run.execution,
+                "status": RUNNING,
+                "start_time": started,
+                "host": process.host,
+                "pid": process.pid,
+                "pid_started": process.started,
+            }
+        )
+        self._known_runs.add(run_id)
+        self._active = run
+        self._windows = self._cache.setdefault(run_id, {})
+        return run
+
+    def end_run(self) -> None:
+        """End the active run and persist everything logged."""
+        self._end_active_run(FINISHED, explicit=True)
+
+    def _end_active_run(self, status: str, *, explicit: bool) -> None:
+        if self._active is None:
+            if explicit:
+                raise NoActiveRunError("end_run() was called but no run is active; call start_run() first")
+            return
+        run_id = self._active.id
+        self._run_updates.setdefault(run_id, {}).update(status=status, end_time=time())
+        # The run is over in memory even if the persist below fails: its end stays
+        # in the cache and is written by the next persist.
+        self._active = None
+        self._windows = {}
+        self._persist(explicit=explicit)
+
+    # ------------------------------------------------------------ logging
+
+    def log_metric(
+        self,
+        name: str,
+        value: float,
+        run: Run | str | None = None,
+        step: int | None = None,
+        timestamp: float | None = None,
+    ) -> None:
+        """Log one value of a metric to the active run (or to ``run``).
+
+        >>> tracking.log_metric("loss", 0.25)  # doctest: +SKIP
+        """
+        # The hot path: a name already seen in the active run, no run/step/timestamp.
+        if run is None and step is None and timestamp is None:
+            window = self._windows.get(name)
+            if window is not None:
+                if value.__class__ is not float or not -_MAX <= value <= _MAX:
+                    value = check_metric_value(name, value)
+                window.append((value, None, time()))
+                self._budget -= 1
+                if self._budget <= 0:
+                    self._persist(explicit=False)
+                return
+        self._log_metric_values(self._run_id(run), [(name, value, step, timestamp)])
+
+    def log_metrics(
+        self,
+        metrics: Mapping[str, float] | Iterable[Mapping[str, Any]],
+        run: Run | str | None = None,
+    ) -> None:
+        """Log several metrics: a dict of name to value, or a list of dicts with
+        ``name``, ``value`` and optional ``step`` and ``timestamp``.
+
+        >>> tracking.log_metrics({"accuracy": 0.89, "avg_loss": 0.59})  # doctest: +SKIP
+        """
+        if isinstance(metrics, Mapping):
+            items = [(name, value, None, None) for name, value in metrics.items()]
+        elif isinstance(metrics, Iterable) and not isinstance(metrics, (str, bytes)):
+            items = []
+            for item in metrics:
+                if not isinstance(item, Mapping) or "name" not in item or "value" not in item:
+                    raise InvalidTypeError(
+                        f"log_metrics() list items must be dicts with 'name' and 'value' (and "
+                        f"optional 'step', 'timestamp'), got {item!r}"
+                    )
+                items.append((item["name"], item["value"], item.get("step"), item.get("timestamp")))
+        else:
+            raise InvalidTypeError(
+                f"log_metrics() takes a dict of names to values or a list of metric dicts, "
+                f"got {type(metrics).__name__}"
+            )
+        self._log_metric_values(self._run_id(run), items)
+
+    def _log_metric_values(
+        self, run_id: str, items: list[tuple[object, object, object, object]]
+    ) -> None:
+        now = time()
+        checked = []
+        for name, value, step, timestamp in items:  # all checked before any is cached
+            key = check_name("metric name", name)
+            checked.append(
+                (
+                    key,
+                    (
+                        check_metric_value(key, value),
+                        check_step(key, step),
+                        now if timestamp is None else check_timestamp(key, timestamp),
+                    ),
+                )
+            )
+        windows = self._cache.setdefault(run_id, {})
+        for key, entry in checked:
+            window = windows.get(key)
+            if window is None:
+                window = windows[key] = deque(maxlen=HISTORY_WINDOW)
+            window.append(entry)
+        self._spend(len(checked))
+
+    def log_parameters(
+        self,
+        parameters: Mapping[str, Any] | Iterable[Mapping[str, Any]] | None = None,
+        name: str | None = None,
+        value: Any = None,
+        run: Run | str | None = None,
+    ) -> None:
+        """Log parameters: a dict of name to value, or ``name=`` and ``value=``.
+
+        Values of any type are stored as strings; the last value of a name wins.
+
+        >>> tracking.log_parameters({"learning_rate": 0.001, "epochs": 2})  # doctest: +SKIP
+        """
+        pairs = name_value_pairs("log_parameters", parameters, name, value)
+        self._stage(self._parameters, run, [check_parameter(key, val) for key, val in pairs])
+
+    def set_tags(
+        self,
+        tags: Mapping[str, Any] | Iterable[Mapping[str, Any]] | None = None,
+        name: str | None = None,
+        value: Any = None,
+        run: Run | str | None = None,
+    ) -> None:
+        """Set tags (string key and value pairs used to filter runs); the last value wins.
+
+        >>> tracking.set_tags({"dataset": "v2"})  # doctest: +SKIP
+        """
+        pairs = name_value_pairs("set_tags", tags, name, value)
+        self._stage(self._tags, run, [check_tag(key, val) for key, val in pairs])
+
+    def set_labels(
+        self,
+        labels: Mapping[str, Any] | Iterable[Mapping[str, Any]] | None = None,
+        name: str | None = None,
+        value: Any = None,
+        run: Run | str | None = None,
+    ) -> None:
+        """Set labels: keys with any JSON value, for meaning or display; the last value wins.
+
+        >>> tracking.set_labels({"accuracy": {"format_string": "percentage"}})  # doctest: +SKIP
+        """
+        pairs = name_value_pairs("set_labels", labels, name, value)
+        self._stage(self._labels, run, [check_label(key, val) for key, val in pairs])
+
+    def _stage(
+        self,
+        pending: dict[str, dict[str, str]],
+        run: Run | str | None,
+        checked: list[tuple[str, str]],
+    ) -> None:
+        pending.setdefault(self._run_id(run), {}).update(checked)
+        self._spend(sum(1 + (len(key) + len(text)) // BYTES_PER_CACHED_VALUE for key, text in checked))
+
+    def _spend(self, values: int) -> None:
+        self._budget -= values
+        if self._budget <= 0:
+            self._persist(explicit=False)
+
+    # ------------------------------------------------------------ persisting
+
+    def persist_run(self) -> None:
+        """Write everything logged so far to the database now, in one transaction.
+
+        Raises StorageError (or LockTimeoutError) if the database refuses; the
+        logged values stay in memory and the next persist writes them.
+        """
+        self._persist(explicit=True)
+
+    def _persist(self, *, explicit: bool) -> None:
+        batch = self._take_batch()
+        self._budget = self._budget_size
+        if not batch.run_ids():
+            return
+        try:
+            deleted = self.store.persist(batch)
+        except BaseException as error:
+            self._restore_batch(batch)
+            if explicit or not isinstance(error, TrackingError):
+                raise
+            warnings.warn(
+                f"sapdi-local could not persist logged values: {error}. They are kept in memory "
+                "and written by the next persist.",
+                PersistWarning,
+                stacklevel=3,
+            )
+            return
+        if deleted:
+            warnings.warn(
+                f"values logged to runs that were deleted meanwhile were dropped: {sorted(deleted)}",
+                PersistWarning,
+                stacklevel=3,
+            )
+
+    def _take_batch(self) -> PersistBatch:
+        from .store import PersistBatch
+
+        batch = PersistBatch(
+            run_updates=self._run_updates,
+            parameters=self._parameters,
+            tags=self._tags,
+            labels=self._labels,
+            metrics={run_id: windows for run_id, windows in self._cache.items() if windows},
+        )
+        self._run_updates, self._parameters, self._tags, self._labels = {}, {}, {}, {}
+        self._cache = {}
+        self._windows = {}
+        if self._active is not None:
+            self._windows = self._cache[self._active.id] = {}
+        return batch
+
+    def _restore_batch(self, batch: PersistBatch) -> None:
+        """Put a batch that failed to persist back in front of what was logged since."""
+        for run_id, windows in batch.metrics.items():
+            current = self._cache.setdefault(run_id, {})
+            for name, old in windows.items():
+                merged: Window = deque(old, maxlen=HISTORY_WINDOW)
+                merged.extend(current.get(name, ()))
+                current[name] = merged
+        for older, newer in (
+            (batch.run_updates, self._run_updates),
+            (batch.parameters, self._parameters),
+            (batch.tags, self._tags),
+            (batch.labels, self._labels),
+        ):
+            for run_id, values in older.items():
+                newer[run_id] = {**values, **newer.get(run_id, {})}
+
+    def has_pending(self) -> bool:
+        """True when logged values are waiting to be persisted."""
+        return bool(
+            self._run_updates
+            or self._parameters
+            or self._tags
+            or self._labels
+            or any(self._cache.values())
+        )
+
+    def _flush_before_read(self) -> None:
+        # A read shows what this process logged: write it first, without raising.
+        if self.has_pending():
+            self._persist(explicit=False)
+
+    # ------------------------------------------------------------ run info
+
+    def update_run_info(
+        self,
+        run: Run | str | None = None,
+        run_name: str | None = None,
+        run_collection_name: str | None = None,
+        tags: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Rename a run, move it to another collection or set tags; during or after the run.
+
+        >>> tracking.update_run_info(run_collection_name="Logistic Regression", run_name="LR_6")  # doctest: +SKIP
+        """
+        run_id = self._run_id(run)
+        name = check_optional_text("run_name", run_name)
+        collection = check_optional_text("run_collection_name", run_collection_name)
+        checked_tags = [] if tags is None else [
+            check_tag(key, value) for key, value in name_value_pairs("update_run_info", tags, None, None)
+        ]
+        changes: dict[str, Any] = {}
+        if name is not None:
+            changes["name"] = name
+        if collection is not None:
+            changes.update(collection=collection, collection_is_default=0)
+        if changes:
+            self._run_updates.setdefault(run_id, {}).update(changes)
+        if checked_tags:
+            self._tags.setdefault(run_id, {}).update(checked_tags)
+        if self._active is not None and self._active.id == run_id:
+            self._active = replace(
+                self._active,
+                name=name or self._active.name,
+                collection=collection or self._active.collection,
+                collection_is_default=self._active.collection_is_default and collection is None,
+            )
+        self._persist(explicit=True)
+
+    # ------------------------------------------------------------ reading and deleting
+
+    def get_runs(
+        self,
+        scenario: Any = None,
+        scenario_version: Any = None,
+        pipeline: Any = None,
+        execution: Any = None,
+        notebook: Any = None,
+        run: Any = None,
+        tags: Mapping[str, Any] | None = None,
+    ) -> list[Run]:
+        """Fetch runs with their parameters, tags, labels and last metric values.
+
+        Selectors take objects, ids, comma-separated ids or lists; ``tags`` must all match.
+
+        >>> runs = tracking.get_runs(run=run, tags={"tag_key": "tag_value"})  # doctest: +SKIP
+        """
+        selection = _run_filter(
+            "get_runs", scenario, scenario_version, pipeline, execution, notebook, run, tags
+        )
+        self._flush_before_read()
+        return [self._run_from_record(record) for record in self.store.select_runs(selection)]
+
+    def delete_runs(
+        self,
+        scenario: Any = None,
+        scenario_version: Any = None,
+        pipeline: Any = None,
+        execution: Any = None,
+        notebook: Any = None,
+        run: Any = None,
+    ) -> int:
+        """Delete the selected runs with everything logged to them; returns how many.
+
+        >>> tracking.delete_runs(run=run)  # doctest: +SKIP
+        1
+        """
+        bulk = scenario is not None and (
+            not isinstance(scenario, (str, Scenario)) or (isinstance(scenario, str) and "," in scenario)
+        )
+        if bulk and any(
+            value is not None for value in (scenario_version, pipeline, execution, notebook, run)
+        ):
+            raise InvalidFilterError(
+                "delete_runs(): deleting several scenarios at once takes scenario= alone; "
+                "drop the other selectors or delete one scenario at a time"
+            )
+        selection = _run_filter(
+            "delete_runs", scenario, scenario_version, pipeline, execution, notebook, run, None
+        )
+        deleted = self.store.delete_runs(selection)
+        for run_id in deleted:
+            self._forget_run(run_id)
+        return len(deleted)
+
+    def _forget_run(self, run_id: str) -> None:
+        for pending in (self._cache, self._parameters, self._tags, self._labels, self._run_updates):
+            pending.pop(run_id, None)  # type: ignore[attr-defined]
+        self._known_runs.discard(run_id)
+        if self._active is not None and self._active.id == run_id:
+            self._active = None
+            self._windows = {}
+
+    def get_metrics_history(
+        self, run: Run | str | None = None, metrics: str | Iterable[str] | None = None
+    ) -> list[MetricHistory]:
+        """The stored values of a run's metrics (at most 1000 each, oldest first).
+
+        Without ``run``, the active run; without ``metrics``, every metric.
+
+        >>> history = tracking.get_metrics_history(metrics=["accuracy"])  # doctest: +SKIP
+        >>> [v.value for v in history[0].values]  # doctest: +SKIP
+        """
+        run_id = self._run_id(run)
+        names = None
+        if metrics is not None:
+            names = [metrics] if isinstance(metrics, str) else list(metrics)
+            for name in names:
+                check_name("metric name", name)
+        self._flush_before_read()
+        stored = self.store.metric_history(run_id, names)
+        return [
+            MetricHistory(
+                run_id=run_id,
+                name=name,
+                values=tuple(MetricValue(value, step, timestamp) for value, step, timestamp in rows),
+            )
+            for name, rows in stored.items()
+        ]
+
+    def list_scenarios(self) -> list[Scenario]:
+        """The scenarios in the database, and the current one."""
+        stored = {name: version for name, version in self.store.scenarios()}
+        current = self.context
+        stored.setdefault(current.scenario, current.scenario_version)
+        return [Scenario(id=name, version=version) for name, version in sorted(stored.items())]
+
+    def current_scenario(self) -> Scenario:
+        """The scenario this SDK records its runs under."""
+        return Scenario(id=self.context.scenario, version=self.context.scenario_version)
+
+    # ------------------------------------------------------------ helpers
+
+    def _run_id(self, run: Run | str | None) -> str:
+        """The id of ``run``, or of the active run; unknown ids raise at once."""
+        if run is None:
+            if self._active is None:
+                raise NoActiveRunError(
+                    "no run is active: call start_run() first, or pass run= to name an ended run"
+                )
+            return self._active.id
+        run_id = run.id if isinstance(run, Run) else run
+        if not isinstance(run_id, str):
+            raise InvalidTypeError(f"run must be a Run or a run id string, got {type(run).__name__}")
+        if run_id not in self._known_runs:
+            if not self.store.run_exists(run_id):
+                raise RunNotFoundError(
+                    f"no run with id {run_id!r} in {self.store.path}; check the id with get_runs"
+                )
+            self._known_runs.add(run_id)
+        return run_id
+
+    def _run_from_record(self, record: RunRecord) -> Run:
+        row = record.row
+        status = row["status"]
+        if status == RUNNING and process_is_gone(row["host"], row["pid"], row["pid_started"]):
+            status = KILLED
+        start, end = utc_from_seconds(row["start_time"]), utc_from_seconds(row["end_time"])
+        parameters = dict(record.parameters)
+        parameters["start"] = iso_time(start) or ""
+        if end is not None:
+            parameters["end"] = iso_time(end) or ""
+        return Run(
+            id=row["id"],
+            name=row["name"],
+            collection=row["collection"],
+            collection_is_default=bool(row["collection_is_default"]),
+            scenario=row["scenario"],
+            scenario_version=row["scenario_version"],
+            notebook=row["notebook"],
+            pipeline=row["pipeline"],
+            execution=row["execution"],
+            status=status,
+            start_time=start,
+            end_time=end,
+            parameters=parameters,
+            tags={**record.tags, "runName": row["name"]},
+            labels={key: json.loads(text) for key, text in record.labels.items()},
+            metrics=dict(record.metrics),
+        )
+
+    def close(self) -> None:
+        """End the active run, persist the cache and close the database."""
+        self._at_exit(FINISHED)
+        if self._store is not None:
+            self._store.close()
+
+    def _at_exit(self, status: str) -> None:
+        try:
+            if self._active is not None:
+                self._end_active_run(status, explicit=False)
+            elif self.has_pending():
+                self._persist(explicit=False)
+        except Exception as error:  # at exit there is no caller left to raise to
+            warnings.warn(f"sapdi-local could not save logged values at exit: {error}", PersistWarning)
+
+
+def _selector_values(field: str, value: Any) -> tuple[str, ...] | None:
+    """Turn an object, id, comma-separated ids or a list of those into a tuple of ids."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    if hasattr(value, "id") and isinstance(value.id, str):
+        return (value.id,)
+    if isinstance(value, Iterable) and not isinstance(value, (bytes, Mapping)):
+        ids: list[str] = []
+        for item in value:
+            ids.extend(_selector_values(field, item) or ())
+        return tuple(ids)
+    raise InvalidFilterError(
+        f"{field} must be an id, comma-separated ids, an object with an id, or a list of those; "
+        f"got {type(value).__name__} {value!r}"
+    )
+
+
+def _run_filter(
+    function: str,
+    scenario: Any,
+    scenario_version: Any,
+    pipeline: Any,
+    execution: Any,
+    notebook: Any,
+    run: Any,
+    tags: Mapping[str, Any] | None,
+) -> RunFilter:
+    from .store import RunFilter
+
+    selectors = {
+        "scenario": scenario,
+        "scenario_version": scenario_version,
+        "pipeline": pipeline,
+        "execution": execution,
+        "notebook": notebook,
+        "run": run,
+    }
+    if all(value is None for value in selectors.values()):
+        raise InvalidFilterError(
+            f"{function}() needs at least one of scenario, scenario_version, pipeline, "
+            "execution, notebook or run; for example scenario=sapdi.get_current_scenario()"
+        )
+    if notebook is not None and scenario is None and run is None:
+        raise InvalidFilterError(
+            f"{function}(): notebook= needs scenario= or run= as well; add the scenario, for "
+            "example scenario=sapdi.get_current_scenario()"
+        )
+    if tags is not None and not isinstance(tags, Mapping):
+        raise InvalidFilterError(
+            f"{function}(): tags must be a dict of tag key to value, got {type(tags).__name__}"
+        )
+    tags = dict(tags or {})
+    # runName is the run's name, not a stored tag: it filters on the name.
+    run_name = tags.pop("runName", None)
+    tag_pairs = tuple(check_tag(key, value) for key, value in tags.items())
+    ids = {field: _selector_values(field, value) for field, value in selectors.items()}
+    return RunFilter(
+        scenarios=ids["scenario"],
+        scenario_versions=ids["scenario_version"],
+        pipelines=ids["pipeline"],
+        executions=ids["execution"],
+        notebooks=ids["notebook"],
+        runs=ids["run"],
+        names=None if run_name is None else (str(run_name),),
+        tags=tag_pairs,
+    )
+
+
+# Every live SDK ends its active run and persists its cache when the interpreter exits.
+_LIVE_SDKS: weakref.WeakSet[MLTrackingSDK] = weakref.WeakSet()
+
+
+def _exit_status() -> str:
+    # sys.last_value is set when the program is ending on an uncaught exception.
+    # Inside a Jupyter kernel it only records an earlier cell's error, so it says nothing.
+    if "ipykernel" not in sys.modules and getattr(sys, "last_value", None) is not None:
+        return FAILED
+    return FINISHED
+
+
+@atexit.register
+def _persist_all_at_exit() -> None:
+    status = _exit_status()
+    for sdk in list(_LIVE_SDKS):
+        sdk._at_exit(status)

@@ -1,0 +1,539 @@
+"""The only module that speaks SQL: schema, migrations, persists and queries.
+
+One SQLite file in WAL mode. Writers take a ``filelock.FileLock`` beside the
+file and then one short ``BEGIN IMMEDIATE`` transaction; SQLite's busy timeout
+is a second guard. Readers never take the lock. The schema is created by
+numbered sqlite-utils migrations, recorded in the file and in ``PRAGMA
+user_version``, applied under the lock. Bulk rows go through the connection
+directly with ``executemany``: that is the fast path for a million values.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import LockTimeoutError, RunNotFoundError, SchemaVersionError, StorageError
+from .paths import lock_path_for
+from .validation import HISTORY_WINDOW
+
+if TYPE_CHECKING:
+    from filelock import FileLock
+    from sqlite_utils import Database
+
+SCHEMA_VERSION = 1
+MIGRATION_SET = "sapdi-local"
+DEFAULT_LOCK_TIMEOUT = 60.0
+BUSY_TIMEOUT_SECONDS = 60.0
+FILE_MODE = 0o600
+_IN_CHUNK = 500  # ids per "IN (...)" list, well under SQLite's variable limit
+
+# Columns of ``runs`` that a persist may change.
+RUN_UPDATE_COLUMNS = frozenset(
+    {"name", "collection", "collection_is_default", "status", "end_time"}
+)
+
+
+# ---------------------------------------------------------------- migrations
+
+
+def _migrations() -> Any:
+    """The numbered schema migrations; sqlite-utils is imported only when one must run."""
+    from sqlite_utils.migrations import Migrations
+
+    migrations = Migrations(MIGRATION_SET)
+
+    @migrations(name="0001_initial")
+    def initial(db: Database) -> None:
+        db["runs"].create(
+            {
+                "key": int,
+                "id": str,
+                "name": str,
+                "collection": str,
+                "collection_is_default": int,
+                "scenario": str,
+                "scenario_version": str,
+                "notebook": str,
+                "pipeline": str,
+                "execution": str,
+                "status": str,
+                "start_time": float,
+                "end_time": float,
+                "host": str,
+                "pid": int,
+                "pid_started": str,
+            },
+            pk="key",
+            not_null=["id", "name", "collection", "collection_is_default", "status"],
+        )
+        db["runs"].create_index(["id"], unique=True)
+        db["runs"].create_index(["scenario", "collection"])
+        db["runs"].create_index(["start_time"])
+        for table in ("parameters", "tags", "labels"):
+            db[table].create(
+                {"run_key": int, "name": str, "value": str},
+                pk=("run_key", "name"),
+                foreign_keys=[("run_key", "runs", "key")],
+            )
+        db["tags"].create_index(["name", "value"])
+        db["metrics"].create(
+            {
+                "run_key": int,
+                "name": str,
+                "seq": int,
+                "step": int,
+                "timestamp": float,
+                "value": float,
+            },
+            foreign_keys=[("run_key", "runs", "key")],
+            not_null=["run_key", "name", "seq", "timestamp", "value"],
+        )
+        db["metrics"].create_index(["run_key", "name", "seq"], unique=True)
+        db["latest_metrics"].create(
+            {
+                "run_key": int,
+                "name": str,
+                "seq": int,
+                "step": int,
+                "timestamp": float,
+                "value": float,
+            },
+            pk=("run_key", "name"),
+            foreign_keys=[("run_key", "runs", "key")],
+        )
+
+    return migrations
+
+
+# ---------------------------------------------------------------- data passed in and out
+
+
+@dataclass
+class PersistBatch:
+    """Everything one persist writes, keyed by run id; written in one transaction."""
+
+    run_updates: dict[str, dict[str, Any]] = field(default_factory=dict)
+    parameters: dict[str, dict[str, str]] = field(default_factory=dict)
+    tags: dict[str, dict[str, str]] = field(default_factory=dict)
+    labels: dict[str, dict[str, str]] = field(default_factory=dict)
+    # run id -> metric name -> [(value, step, timestamp), ...], oldest first
+    metrics: dict[str, dict[str, Sequence[tuple[float, int | None, float]]]] = field(
+        default_factory=dict
+    )
+
+    def run_ids(self) -> set[str]:
+        return {
+            *self.run_updates,
+            *self.parameters,
+            *self.tags,
+            *self.labels,
+            *self.metrics,
+        }
+
+
+@dataclass(frozen=True)
+class RunFilter:
+    """Selectors for runs; each is None (no condition) or a tuple of accepted values."""
+
+    scenarios: tuple[str, ...] | None = None
+    scenario_versions: tuple[str, ...] | None = None
+    pipelines: tuple[str, ...] | None = None
+    executions: tuple[str, ...] | None = None
+    notebooks: tuple[str, ...] | None = None
+    runs: tuple[str, ...] | None = None
+    names: tuple[str, ...] | None = None
+    tags: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass
+class RunRecord:
+    """A run as stored, with its parameters, tags, labels (JSON text) and last metric values."""
+
+    row: dict[str, Any]
+    parameters: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- the store
+
+
+class Store:
+    """One database file: opened on first use, schema checked and migrated under the lock."""
+
+    def __init__(self, path: Path, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> None:
+        self.path = path
+        self.lock_path = lock_path_for(path)
+        self.lock_timeout = lock_timeout
+        self._connection: sqlite3.Connection | None = None
+        self._file_lock: FileLock | None = None
+        self._opened_in_pid = -1
+        self._thread_lock = threading.RLock()
+
+    # ---- opening
+
+    def connection(self) -> sqlite3.Connection:
+        """The open connection, made (and the schema made ready) on first use in this process."""
+        if self._connection is None or self._opened_in_pid != os.getpid():
+            # A connection inherited through fork must not be used: open a new one.
+            self._connection = self._open()
+            self._opened_in_pid = os.getpid()
+        return self._connection
+
+    def _open(self) -> sqlite3.Connection:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as error:
+            raise StorageError(
+                f"cannot create the folder {self.path.parent} for the database: {error.strerror}; "
+                "choose a writable location with SAPDI_LOCAL_DB or db_path="
+            ) from error
+        self._file_lock = self._make_file_lock()
+        connection: sqlite3.Connection | None = None
+        try:
+            if not self.path.exists():
+                with self._locked():
+                    # Created here, not by sqlite3, so that only the owner can read it.
+                    os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, FILE_MODE))
+            connection = sqlite3.connect(
+                self.path,
+                timeout=BUSY_TIMEOUT_SECONDS,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+            version = self._schema_version(connection)
+            if version != SCHEMA_VERSION:
+                with self._locked():
+                    self._migrate(connection)
+            connection.execute("PRAGMA synchronous=NORMAL")
+            return connection
+        except sqlite3.DatabaseError as error:
+            if connection is not None:
+                connection.close()
+            raise self._storage_error("open", error) from error
+        except BaseException:
+            if connection is not None:
+                connection.close()
+            raise
+
+    def _make_file_lock(self) -> FileLock:
+        from filelock import FileLock
+
+        return FileLock(self.lock_path, timeout=self.lock_timeout, mode=FILE_MODE)
+
+    def _schema_version(self, connection: sqlite3.Connection) -> int:
+        version = int(connection.execute("PRAGMA user_version").fetchone()[0])
+        if version > SCHEMA_VERSION:
+            raise SchemaVersionError(
+                f"{self.path} has schema version {version}, written by a newer sapdi-local; "
+                f"this one reads up to version {SCHEMA_VERSION}: upgrade sapdi-local "
+                "(pip install -U sapdi-local)"
+            )
+        if version == 0:
+            tables = {
+                row[0]
+                for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            }
+            if tables - {"_sqlite_migrations"}:
+                raise StorageError(
+                    f"{self.path} is an SQLite file but not a sapdi-local database (it has tables "
+                    f"{', '.join(sorted(tables))}); choose another file with SAPDI_LOCAL_DB or db_path="
+                )
+        return version
+
+    def _migrate(self, connection: sqlite3.Connection) -> None:
+        # Re-read under the lock: another process may have migrated while we waited.
+        if self._schema_version(connection) == SCHEMA_VERSION:
+            return
+        from sqlite_utils import Database
+
+        connection.execute("PRAGMA journal_mode=WAL")  # cannot change inside a transaction
+        database = Database(connection, execute_plugins=False)
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            _migrations().apply(database)
+            connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            connection.execute("COMMIT")
+        except BaseException:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            raise
+
+    def close(self) -> None:
+        if self._connection is not None and self._opened_in_pid == os.getpid():
+            self._connection.close()
+        self._connection = None
+
+    # ---- transactions
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        assert self._file_lock is not None
+        from filelock import Timeout
+
+        try:
+            self._file_lock.acquire()
+        except Timeout:
+            raise LockTimeoutError(
+                f"could not lock {self.lock_path} within {self.lock_timeout:g} s: another process "
+                "is writing to the database. Nothing logged is lost; persist again later or raise "
+                "lock_timeout"
+            ) from None
+        except OSError as error:
+            raise StorageError(
+                f"cannot create or open the lock file {self.lock_path}: {error.strerror}; "
+                "make its folder writable, or choose another file with SAPDI_LOCAL_DB"
+            ) from error
+        try:
+            yield
+        finally:
+            self._file_lock.release()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One short transaction under the file lock; rolled back whole on any error."""
+        with self._thread_lock:
+            connection = self.connection()
+            with self._locked():
+                try:
+                    connection.execute("BEGIN IMMEDIATE")
+                    yield connection
+                    connection.execute("COMMIT")
+                except sqlite3.Error as error:
+                    if connection.in_transaction:
+                        connection.execute("ROLLBACK")
+                    raise self._storage_error("write to", error) from error
+                except BaseException:
+                    if connection.in_transaction:
+                        connection.execute("ROLLBACK")
+                    raise
+
+    def _read(self) -> sqlite3.Connection:
+        try:
+            return self.connection()
+        except sqlite3.Error as error:
+            raise self._storage_error("read", error) from error
+
+    def _storage_error(self, action: str, error: sqlite3.Error) -> StorageError:
+        text = str(error)
+        if "not a database" in text or "malformed" in text:
+            advice = "the file is damaged or not a database: move it away and start a new one"
+        elif "readonly" in text or "read-only" in text:
+            advice = "make the file and its folder writable, or choose another file with SAPDI_LOCAL_DB"
+        elif "full" in text:
+            advice = "free some disk space, then persist again: logged values are kept until then"
+        else:
+            advice = "check the file, then persist again: logged values are kept until then"
+        return StorageError(f"cannot {action} {self.path}: {text}; {advice}")
+
+    # ---- writes
+
+    def insert_run(self, row: dict[str, Any]) -> None:
+        """Add a run (a dict of ``runs`` columns without ``key``)."""
+        columns = ", ".join(row)
+        marks = ", ".join("?" for _ in row)
+        with self._write() as connection:
+            connection.execute(f"INSERT INTO runs ({columns}) VALUES ({marks})", tuple(row.values()))
+
+    def persist(self, batch: PersistBatch) -> set[str]:
+        """Write a batch in one transaction; returns the ids of runs that no longer exist."""
+        with self._write() as connection:
+            keys = self._run_keys(connection, batch.run_ids())
+            missing = batch.run_ids() - keys.keys()
+            for run_id, changes in batch.run_updates.items():
+                if run_id in keys:
+                    self._update_run(connection, keys[run_id], changes)
+            for table, values in (
+                ("parameters", batch.parameters),
+                ("tags", batch.tags),
+                ("labels", batch.labels),
+            ):
+                connection.executemany(
+                    f"INSERT INTO {table} (run_key, name, value) VALUES (?, ?, ?) "
+                    "ON CONFLICT (run_key, name) DO UPDATE SET value = excluded.value",
+                    [
+                        (keys[run_id], name, value)
+                        for run_id, pairs in values.items()
+                        if run_id in keys
+                        for name, value in pairs.items()
+                    ],
+                )
+            for run_id, windows in batch.metrics.items():
+                if run_id in keys:
+                    self._append_metrics(connection, keys[run_id], windows)
+        return missing
+
+    @staticmethod
+    def _update_run(connection: sqlite3.Connection, key: int, changes: dict[str, Any]) -> None:
+        unknown = changes.keys() - RUN_UPDATE_COLUMNS
+        if unknown:
+            raise ValueError(f"not a changeable run column: {sorted(unknown)}")
+        assignments = ", ".join(f"{column} = ?" for column in changes)
+        connection.execute(
+            f"UPDATE runs SET {assignments} WHERE key = ?", (*changes.values(), key)
+        )
+
+    @staticmethod
+    def _append_metrics(
+        connection: sqlite3.Connection,
+        key: int,
+        windows: dict[str, Sequence[tuple[float, int | None, float]]],
+    ) -> None:
+        last_seq = dict(
+            connection.execute("SELECT name, seq FROM latest_metrics WHERE run_key = ?", (key,))
+        )
+        rows: list[tuple[int, str, int, int | None, float, float]] = []
+        latest: list[tuple[int, str, int, int | None, float, float]] = []
+        trims: list[tuple[int, str, int]] = []
+        for name, values in windows.items():
+            if not values:
+                continue
+            first = last_seq.get(name, 0) + 1
+            rows.extend(
+                (key, name, seq, step, timestamp, value)
+                for seq, (value, step, timestamp) in enumerate(values, start=first)
+            )
+            end = first + len(values) - 1
+            value, step, timestamp = values[-1]
+            latest.append((key, name, end, step, timestamp, value))
+            if end > HISTORY_WINDOW:
+                trims.append((key, name, end - HISTORY_WINDOW))
+        connection.executemany(
+            "INSERT INTO metrics (run_key, name, seq, step, timestamp, value) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+        connection.executemany(
+            "INSERT INTO latest_metrics (run_key, name, seq, step, timestamp, value) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (run_key, name) DO UPDATE SET "
+            "seq = excluded.seq, step = excluded.step, timestamp = excluded.timestamp, "
+            "value = excluded.value",
+            latest,
+        )
+        connection.executemany(
+            "DELETE FROM metrics WHERE run_key = ? AND name = ? AND seq <= ?", trims
+        )
+
+    def delete_runs(self, selection: RunFilter) -> list[str]:
+        """Delete the selected runs and everything logged to them; returns their ids."""
+        with self._write() as connection:
+            rows = self._select_run_rows(connection, selection, "key, id").fetchall()
+            keys = [key for key, _ in rows]
+            for chunk in _chunks(keys):
+                marks = ", ".join("?" for _ in chunk)
+                for table in ("metrics", "latest_metrics", "parameters", "tags", "labels", "runs"):
+                    column = "key" if table == "runs" else "run_key"
+                    connection.execute(f"DELETE FROM {table} WHERE {column} IN ({marks})", chunk)
+        return [run_id for _, run_id in rows]
+
+    # ---- reads
+
+    def run_exists(self, run_id: str) -> bool:
+        row = self._read().execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return row is not None
+
+    def select_runs(self, selection: RunFilter) -> list[RunRecord]:
+        """The selected runs, newest first, with parameters, tags, labels and last metrics."""
+        connection = self._read()
+        cursor = self._select_run_rows(connection, selection, "*")
+        columns = [description[0] for description in cursor.description]
+        records = {row[0]: RunRecord(dict(zip(columns, row))) for row in cursor.fetchall()}
+        keys = list(records)
+        for chunk in _chunks(keys):
+            marks = ", ".join("?" for _ in chunk)
+            for table in ("parameters", "tags", "labels", "latest_metrics"):
+                query = f"SELECT run_key, name, value FROM {table} WHERE run_key IN ({marks})"
+                for key, name, value in connection.execute(query, chunk):
+                    record = records[key]
+                    target = {
+                        "parameters": record.parameters,
+                        "tags": record.tags,
+                        "labels": record.labels,
+                        "latest_metrics": record.metrics,
+                    }[table]
+                    target[name] = value
+        return list(records.values())
+
+    def metric_history(
+        self, run_id: str, names: Sequence[str] | None
+    ) -> dict[str, list[tuple[float, int | None, float]]]:
+        """The stored values of a run's metrics (all, or the named ones), oldest first."""
+        connection = self._read()
+        row = connection.execute("SELECT key FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise RunNotFoundError(f"no run with id {run_id!r} in {self.path}; check the id with get_runs")
+        key = row[0]
+        if names is None:
+            names = [
+                name
+                for (name,) in connection.execute(
+                    "SELECT name FROM latest_metrics WHERE run_key = ? ORDER BY name", (key,)
+                )
+            ]
+        history: dict[str, list[tuple[float, int | None, float]]] = {}
+        for name in names:
+            history[name] = connection.execute(
+                "SELECT value, step, timestamp FROM metrics WHERE run_key = ? AND name = ? "
+                "ORDER BY seq",
+                (key, name),
+            ).fetchall()
+        return history
+
+    def scenarios(self) -> list[tuple[str, str | None]]:
+        """Each stored scenario with the version of its newest run."""
+        rows = self._read().execute(
+            "SELECT scenario, scenario_version FROM runs AS outer_runs WHERE start_time = "
+            "(SELECT MAX(start_time) FROM runs WHERE scenario = outer_runs.scenario) "
+            "GROUP BY scenario ORDER BY scenario"
+        )
+        return [(scenario, version) for scenario, version in rows]
+
+    # ---- helpers
+
+    @staticmethod
+    def _run_keys(connection: sqlite3.Connection, run_ids: Iterable[str]) -> dict[str, int]:
+        keys: dict[str, int] = {}
+        for chunk in _chunks(list(run_ids)):
+            marks = ", ".join("?" for _ in chunk)
+            keys.update(connection.execute(f"SELECT id, key FROM runs WHERE id IN ({marks})", chunk))
+        return keys
+
+    @staticmethod
+    def _select_run_rows(
+        connection: sqlite3.Connection, selection: RunFilter, columns: str
+    ) -> sqlite3.Cursor:
+        conditions: list[str] = []
+        arguments: list[Any] = []
+        for column, accepted in (
+            ("scenario", selection.scenarios),
+            ("scenario_version", selection.scenario_versions),
+            ("pipeline", selection.pipelines),
+            ("execution", selection.executions),
+            ("notebook", selection.notebooks),
+            ("id", selection.runs),
+            ("name", selection.names),
+        ):
+            if accepted is not None:
+                conditions.append(f"{column} IN ({', '.join('?' for _ in accepted)})")
+                arguments.extend(accepted)
+        for name, value in selection.tags:
+            conditions.append("key IN (SELECT run_key FROM tags WHERE name = ? AND value = ?)")
+            arguments.extend((name, value))
+        where = " AND ".join(conditions) or "1"
+        return connection.execute(
+            f"SELECT {columns} FROM runs WHERE {where} ORDER BY start_time DESC, key DESC",
+            arguments,
+        )
+
+
+def _chunks(items: list[Any]) -> Iterator[list[Any]]:
+    for start in range(0, len(items), _IN_CHUNK):
+        yield items[start : start + _IN_CHUNK]

@@ -1,0 +1,195 @@
+"""Limits and reserved names, in one place, each rule once.
+
+Every check raises a TrackingError subclass whose message names the field, the
+limit and the fix, before anything is cached, so a refused call changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+
+from .errors import InvalidNameError, InvalidTypeError, InvalidValueError
+
+MAX_NAME_LENGTH = 256
+MAX_VALUE_LENGTH = 5000
+MAX_LABEL_JSON_LENGTH = 5000
+HISTORY_WINDOW = 1000
+MAX_METRIC_VALUE = 1.7976931348623157e308  # the largest finite double
+
+RESERVED_PARAMETERS = frozenset({"start", "end"})
+RESERVED_TAGS = frozenset({"runName"})
+
+
+def check_name(field: str, name: object) -> str:
+    """Return ``name`` if it is a usable metric, parameter, tag or label name."""
+    if not isinstance(name, str):
+        raise InvalidTypeError(
+            f"{field} must be a string, got {type(name).__name__} {name!r}; pass the name as text"
+        )
+    if not name:
+        raise InvalidNameError(f"{field} must not be empty; give it a name of 1 to {MAX_NAME_LENGTH} characters")
+    if len(name) > MAX_NAME_LENGTH:
+        raise InvalidNameError(
+            f"{field} {name[:40]!r}... is {len(name)} characters long; the limit is "
+            f"{MAX_NAME_LENGTH}: shorten the name"
+        )
+    if "\x00" in name:
+        raise InvalidNameError(f"{field} {name!r} contains a NUL character; remove it")
+    return name
+
+
+def check_parameter(name: object, value: object) -> tuple[str, str]:
+    """Validate one parameter; values of any type are stored as their string form."""
+    key = check_name("parameter name", name)
+    if key in RESERVED_PARAMETERS:
+        raise InvalidNameError(
+            f"parameter name {key!r} is reserved for the run's {key} time, which the tracker "
+            f"records itself; choose another name, such as '{key}_value'"
+        )
+    text = value if isinstance(value, str) else str(value)
+    if len(text) > MAX_VALUE_LENGTH:
+        raise InvalidValueError(
+            f"parameter {key!r} has a value of {len(text)} characters; the limit is "
+            f"{MAX_VALUE_LENGTH}: store a shorter value (a path or a hash of the long one)"
+        )
+    return key, text
+
+
+def check_tag(name: object, value: object) -> tuple[str, str]:
+    """Validate one tag; values are stored as strings, like parameter values."""
+    key = check_name("tag key", name)
+    if key in RESERVED_TAGS:
+        raise InvalidNameError(
+            f"tag key {key!r} is reserved: it holds the run's name. To rename a run, call "
+            f"update_run_info(run_name=...)"
+        )
+    text = value if isinstance(value, str) else str(value)
+    if len(text) > MAX_VALUE_LENGTH:
+        raise InvalidValueError(
+            f"tag {key!r} has a value of {len(text)} characters; the limit is {MAX_VALUE_LENGTH}: "
+            "store a shorter value"
+        )
+    return key, text
+
+
+def check_label(name: object, value: object) -> tuple[str, str]:
+    """Validate one label and return its key and its JSON text."""
+    key = check_name("label key", name)
+    try:
+        text = json.dumps(value, allow_nan=False, ensure_ascii=False, sort_keys=True)
+    except (TypeError, ValueError) as error:
+        raise InvalidValueError(
+            f"label {key!r} must be a JSON value (str, number, bool, None, list or dict of "
+            f"those, finite numbers only); {value!r} is not: {error}"
+        ) from None
+    if len(text) > MAX_LABEL_JSON_LENGTH:
+        raise InvalidValueError(
+            f"label {key!r} is {len(text)} characters as JSON; the limit is "
+            f"{MAX_LABEL_JSON_LENGTH}: store less in one label"
+        )
+    return key, text
+
+
+def check_metric_value(name: str, value: object) -> float:
+    """Return ``value`` as a float if it is a finite real number (bool is refused)."""
+    if value.__class__ is float:
+        number: float = value  # type: ignore[assignment]
+    else:
+        if isinstance(value, (str, bytes)) or type(value).__name__ in ("bool", "bool_"):
+            raise InvalidTypeError(
+                f"metric {name!r} must have a numeric value, got {type(value).__name__} "
+                f"{value!r}; pass an int or a float"
+            )
+        try:
+            number = float(value)  # type: ignore[arg-type]
+        except OverflowError:
+            raise InvalidValueError(
+                f"metric {name!r} value {value!r} is outside the double range "
+                f"(-{MAX_METRIC_VALUE} to {MAX_METRIC_VALUE}); scale it down"
+            ) from None
+        except (TypeError, ValueError):
+            raise InvalidTypeError(
+                f"metric {name!r} must have a numeric value, got {type(value).__name__} "
+                f"{value!r}; pass an int or a float"
+            ) from None
+    if not -MAX_METRIC_VALUE <= number <= MAX_METRIC_VALUE:
+        raise InvalidValueError(
+            f"metric {name!r} value {number!r} is not a finite number; the range is "
+            f"-{MAX_METRIC_VALUE} to {MAX_METRIC_VALUE} (NaN and infinity are refused): "
+            "log a finite value or skip this one"
+        )
+    return number
+
+
+def check_step(name: str, step: object) -> int | None:
+    """Return the step as an int, or None when no step was given."""
+    if step is None:
+        return None
+    if isinstance(step, bool) or not hasattr(step, "__index__"):
+        raise InvalidTypeError(
+            f"step of metric {name!r} must be an integer, got {type(step).__name__} {step!r}"
+        )
+    number = step.__index__()  # type: ignore[attr-defined]
+    if not -(2**63) <= number < 2**63:
+        raise InvalidValueError(f"step of metric {name!r} is {number}; it must fit in 64 bits")
+    return int(number)
+
+
+def check_timestamp(name: str, timestamp: object) -> float | None:
+    """Return a timestamp as Unix seconds; accepts seconds (int or float) or a datetime."""
+    if timestamp is None:
+        return None
+    if isinstance(timestamp, datetime):
+        return timestamp.timestamp()
+    if isinstance(timestamp, bool) or not isinstance(timestamp, (int, float)):
+        raise InvalidTypeError(
+            f"timestamp of metric {name!r} must be Unix seconds (int or float) or a datetime, "
+            f"got {type(timestamp).__name__} {timestamp!r}"
+        )
+    seconds = float(timestamp)
+    if not math.isfinite(seconds):
+        raise InvalidValueError(f"timestamp of metric {name!r} must be finite, got {timestamp!r}")
+    return seconds
+
+
+def name_value_pairs(
+    function: str, items: object, name: object, value: object, *, value_key: str = "value"
+) -> list[tuple[object, object]]:
+    """Turn the accepted call forms into (name, value) pairs.
+
+    Accepted: a mapping of name to value; a list of ``{"name": ..., "value": ...}``
+    dicts; or ``name=`` and ``value=`` keywords.
+    """
+    if items is not None and name is not None:
+        raise InvalidTypeError(f"{function}() takes either a dict or name= and {value_key}=, not both")
+    if items is None:
+        if name is None:
+            raise InvalidTypeError(
+                f"{function}() needs a dict of names to values, or name= and {value_key}="
+            )
+        return [(name, value)]
+    if isinstance(items, Mapping):
+        return list(items.items())
+    if isinstance(items, Iterable) and not isinstance(items, (str, bytes)):
+        pairs: list[tuple[object, object]] = []
+        for item in items:
+            if not isinstance(item, Mapping) or "name" not in item or value_key not in item:
+                raise InvalidTypeError(
+                    f"{function}() list items must be dicts with 'name' and '{value_key}', got {item!r}"
+                )
+            pairs.append((item["name"], item[value_key]))
+        return pairs
+    raise InvalidTypeError(
+        f"{function}() takes a dict of names to values, got {type(items).__name__} {items!r}"
+    )
+
+
+def check_optional_text(field: str, value: object) -> str | None:
+    """Validate an optional run or collection name given to start_run/update_run_info."""
+    if value is None:
+        return None
+    return check_name(field, value)
+
