@@ -9,9 +9,7 @@ the git commit, the notebook's or the script's file name, one id per process.
 from __future__ import annotations
 
 import os
-import socket
 import sys
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +21,7 @@ PIPELINE = "pipeline"
 UNVERSIONED = "unversioned"
 
 _execution: tuple[int, str] | None = None  # (pid, id): a forked child gets its own id
+
 
 @dataclass(frozen=True)
 class RunContext:
@@ -85,6 +84,8 @@ def process_execution_id() -> str:
     global _execution
     pid = os.getpid()
     if _execution is None or _execution[0] != pid:
+        import uuid  # imported when first needed: keeps "import tracking" light
+
         _execution = (pid, uuid.uuid4().hex)
     return _execution[1]
 
@@ -173,6 +174,8 @@ class ProcessIdentity:
 
 
 def current_process() -> ProcessIdentity:
+    import socket
+
     pid = os.getpid()
     return ProcessIdentity(socket.gethostname(), pid, _process_start(pid))
 
@@ -192,7 +195,10 @@ def _process_start(pid: int) -> str | None:
 
 
 def process_is_gone(host: str | None, pid: int | None, started: str | None) -> bool:
-    """True only when the process is known to have ended (same host, pid gone, reused or a zombie)."""
+    """True only when the process is known to have ended: same host, and the pid is gone,
+    reused or a zombie."""
+    import socket
+
     if host is None or pid is None or host != socket.gethostname():
         return False
     try:

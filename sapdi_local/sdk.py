@@ -13,11 +13,10 @@ import atexit
 import json
 import os
 import sys
-import uuid
 import warnings
 import weakref
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from time import time
 from typing import TYPE_CHECKING, Any
@@ -69,7 +68,8 @@ CACHE_LIMIT_BYTES = 1.5 * 1024 * 1024
 BYTES_PER_CACHED_VALUE = 120
 _MAX = MAX_METRIC_VALUE
 
-Window = deque  # of (value, step, timestamp); maxlen is the history window
+# One metric's cached values, (value, step, timestamp), the most recent HISTORY_WINDOW of them.
+Window = deque[tuple[float, int | None, float]]
 
 
 class MLTrackingSDK:
@@ -157,7 +157,7 @@ class MLTrackingSDK:
         Without ``run_collection_name`` the run goes to the default collection of its
         notebook or pipeline; without ``run_name`` it is named by its id.
 
-        >>> run = tracking.start_run(run_collection_name="rc1", run_name="lr-0.01")  # doctest: +SKIP
+        >>> run = tracking.start_run(run_collection_name="rc1", run_name="lr-0.01")
         """
         if self._active is not None:
             raise RunAlreadyActiveError(
@@ -166,6 +166,8 @@ class MLTrackingSDK:
             )
         collection = check_optional_text("run_collection_name", run_collection_name)
         name = check_optional_text("run_name", run_name)
+        import uuid  # imported when first needed: keeps "import tracking" light
+
         context = self.context
         run_id = uuid.uuid4().hex
         started = time()
@@ -213,7 +215,9 @@ class MLTrackingSDK:
     def _end_active_run(self, status: str, *, explicit: bool) -> None:
         if self._active is None:
             if explicit:
-                raise NoActiveRunError("end_run() was called but no run is active; call start_run() first")
+                raise NoActiveRunError(
+                    "end_run() was called but no run is active; call start_run() first"
+                )
             return
         run_id = self._active.id
         self._run_updates.setdefault(run_id, {}).update(status=status, end_time=time())
@@ -235,7 +239,7 @@ class MLTrackingSDK:
     ) -> None:
         """Log one value of a metric to the active run (or to ``run``).
 
-        >>> tracking.log_metric("loss", 0.25)  # doctest: +SKIP
+        >>> tracking.log_metric("loss", 0.25)
         """
         # The hot path: a name already seen in the active run, no run/step/timestamp.
         if run is None and step is None and timestamp is None:
@@ -258,7 +262,7 @@ class MLTrackingSDK:
         """Log several metrics: a dict of name to value, or a list of dicts with
         ``name``, ``value`` and optional ``step`` and ``timestamp``.
 
-        >>> tracking.log_metrics({"accuracy": 0.89, "avg_loss": 0.59})  # doctest: +SKIP
+        >>> tracking.log_metrics({"accuracy": 0.89, "avg_loss": 0.59})
         """
         if isinstance(metrics, Mapping):
             items = [(name, value, None, None) for name, value in metrics.items()]
@@ -279,7 +283,7 @@ class MLTrackingSDK:
         self._log_metric_values(self._run_id(run), items)
 
     def _log_metric_values(
-        self, run_id: str, items: list[tuple[object, object, object, object]]
+        self, run_id: str, items: Sequence[tuple[object, object, object, object]]
     ) -> None:
         now = time()
         checked = []
@@ -314,7 +318,7 @@ class MLTrackingSDK:
 
         Values of any type are stored as strings; the last value of a name wins.
 
-        >>> tracking.log_parameters({"learning_rate": 0.001, "epochs": 2})  # doctest: +SKIP
+        >>> tracking.log_parameters({"learning_rate": 0.001, "epochs": 2})
         """
         pairs = name_value_pairs("log_parameters", parameters, name, value)
         self._stage(self._parameters, run, [check_parameter(key, val) for key, val in pairs])
@@ -328,7 +332,7 @@ class MLTrackingSDK:
     ) -> None:
         """Set tags (string key and value pairs used to filter runs); the last value wins.
 
-        >>> tracking.set_tags({"dataset": "v2"})  # doctest: +SKIP
+        >>> tracking.set_tags({"dataset": "v2"})
         """
         pairs = name_value_pairs("set_tags", tags, name, value)
         self._stage(self._tags, run, [check_tag(key, val) for key, val in pairs])
@@ -342,7 +346,7 @@ class MLTrackingSDK:
     ) -> None:
         """Set labels: keys with any JSON value, for meaning or display; the last value wins.
 
-        >>> tracking.set_labels({"accuracy": {"format_string": "percentage"}})  # doctest: +SKIP
+        >>> tracking.set_labels({"accuracy": {"format_string": "percentage"}})
         """
         pairs = name_value_pairs("set_labels", labels, name, value)
         self._stage(self._labels, run, [check_label(key, val) for key, val in pairs])
@@ -354,7 +358,9 @@ class MLTrackingSDK:
         checked: list[tuple[str, str]],
     ) -> None:
         pending.setdefault(self._run_id(run), {}).update(checked)
-        self._spend(sum(1 + (len(key) + len(text)) // BYTES_PER_CACHED_VALUE for key, text in checked))
+        self._spend(
+            sum(1 + (len(key) + len(text)) // BYTES_PER_CACHED_VALUE for key, text in checked)
+        )
 
     def _spend(self, values: int) -> None:
         self._budget -= values
@@ -391,7 +397,8 @@ class MLTrackingSDK:
             return
         if deleted:
             warnings.warn(
-                f"values logged to runs that were deleted meanwhile were dropped: {sorted(deleted)}",
+                "values logged to runs that were deleted meanwhile were dropped: "
+                f"{sorted(deleted)}",
                 PersistWarning,
                 stacklevel=3,
             )
@@ -456,14 +463,19 @@ class MLTrackingSDK:
     ) -> None:
         """Rename a run, move it to another collection or set tags; during or after the run.
 
-        >>> tracking.update_run_info(run_collection_name="Logistic Regression", run_name="LR_6")  # doctest: +SKIP
+        >>> tracking.update_run_info(run_collection_name="LR", run_name="LR_6")
         """
         run_id = self._run_id(run)
         name = check_optional_text("run_name", run_name)
         collection = check_optional_text("run_collection_name", run_collection_name)
-        checked_tags = [] if tags is None else [
-            check_tag(key, value) for key, value in name_value_pairs("update_run_info", tags, None, None)
-        ]
+        checked_tags = (
+            []
+            if tags is None
+            else [
+                check_tag(key, value)
+                for key, value in name_value_pairs("update_run_info", tags, None, None)
+            ]
+        )
         changes: dict[str, Any] = {}
         if name is not None:
             changes["name"] = name
@@ -498,7 +510,7 @@ class MLTrackingSDK:
 
         Selectors take objects, ids, comma-separated ids or lists; ``tags`` must all match.
 
-        >>> runs = tracking.get_runs(run=run, tags={"tag_key": "tag_value"})  # doctest: +SKIP
+        >>> runs = tracking.get_runs(run=run, tags={"tag_key": "tag_value"})
         """
         selection = _run_filter(
             "get_runs", scenario, scenario_version, pipeline, execution, notebook, run, tags
@@ -517,11 +529,12 @@ class MLTrackingSDK:
     ) -> int:
         """Delete the selected runs with everything logged to them; returns how many.
 
-        >>> tracking.delete_runs(run=run)  # doctest: +SKIP
+        >>> tracking.delete_runs(run=run)
         1
         """
         bulk = scenario is not None and (
-            not isinstance(scenario, (str, Scenario)) or (isinstance(scenario, str) and "," in scenario)
+            not isinstance(scenario, (str, Scenario))
+            or (isinstance(scenario, str) and "," in scenario)
         )
         if bulk and any(
             value is not None for value in (scenario_version, pipeline, execution, notebook, run)
@@ -540,7 +553,7 @@ class MLTrackingSDK:
 
     def _forget_run(self, run_id: str) -> None:
         for pending in (self._cache, self._parameters, self._tags, self._labels, self._run_updates):
-            pending.pop(run_id, None)  # type: ignore[attr-defined]
+            pending.pop(run_id, None)
         self._known_runs.discard(run_id)
         if self._active is not None and self._active.id == run_id:
             self._active = None
@@ -553,8 +566,8 @@ class MLTrackingSDK:
 
         Without ``run``, the active run; without ``metrics``, every metric.
 
-        >>> history = tracking.get_metrics_history(metrics=["accuracy"])  # doctest: +SKIP
-        >>> [v.value for v in history[0].values]  # doctest: +SKIP
+        >>> history = tracking.get_metrics_history(metrics=["accuracy"])
+        >>> [v.value for v in history[0].values]
         """
         run_id = self._run_id(run)
         names = None
@@ -568,7 +581,9 @@ class MLTrackingSDK:
             MetricHistory(
                 run_id=run_id,
                 name=name,
-                values=tuple(MetricValue(value, step, timestamp) for value, step, timestamp in rows),
+                values=tuple(
+                    MetricValue(value, step, timestamp) for value, step, timestamp in rows
+                ),
             )
             for name, rows in stored.items()
         ]
@@ -596,7 +611,9 @@ class MLTrackingSDK:
             return self._active.id
         run_id = run.id if isinstance(run, Run) else run
         if not isinstance(run_id, str):
-            raise InvalidTypeError(f"run must be a Run or a run id string, got {type(run).__name__}")
+            raise InvalidTypeError(
+                f"run must be a Run or a run id string, got {type(run).__name__}"
+            )
         if run_id not in self._known_runs:
             if not self.store.run_exists(run_id):
                 raise RunNotFoundError(
@@ -647,7 +664,11 @@ class MLTrackingSDK:
             elif self.has_pending():
                 self._persist(explicit=False)
         except Exception as error:  # at exit there is no caller left to raise to
-            warnings.warn(f"sapdi-local could not save logged values at exit: {error}", PersistWarning)
+            warnings.warn(
+                f"sapdi-local could not save logged values at exit: {error}",
+                PersistWarning,
+                stacklevel=2,
+            )
 
 
 def _selector_values(field: str, value: Any) -> tuple[str, ...] | None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,7 +51,7 @@ def _migrations() -> Any:
 
     @migrations(name="0001_initial")
     def initial(db: Database) -> None:
-        db["runs"].create(
+        db.table("runs").create(
             {
                 "key": int,
                 "id": str,
@@ -73,17 +73,17 @@ def _migrations() -> Any:
             pk="key",
             not_null=["id", "name", "collection", "collection_is_default", "status"],
         )
-        db["runs"].create_index(["id"], unique=True)
-        db["runs"].create_index(["scenario", "collection"])
-        db["runs"].create_index(["start_time"])
+        db.table("runs").create_index(["id"], unique=True)
+        db.table("runs").create_index(["scenario", "collection"])
+        db.table("runs").create_index(["start_time"])
         for table in ("parameters", "tags", "labels"):
-            db[table].create(
+            db.table(table).create(
                 {"run_key": int, "name": str, "value": str},
                 pk=("run_key", "name"),
                 foreign_keys=[("run_key", "runs", "key")],
             )
-        db["tags"].create_index(["name", "value"])
-        db["metrics"].create(
+        db.table("tags").create_index(["name", "value"])
+        db.table("metrics").create(
             {
                 "run_key": int,
                 "name": str,
@@ -95,8 +95,8 @@ def _migrations() -> Any:
             foreign_keys=[("run_key", "runs", "key")],
             not_null=["run_key", "name", "seq", "timestamp", "value"],
         )
-        db["metrics"].create_index(["run_key", "name", "seq"], unique=True)
-        db["latest_metrics"].create(
+        db.table("metrics").create_index(["run_key", "name", "seq"], unique=True)
+        db.table("latest_metrics").create(
             {
                 "run_key": int,
                 "name": str,
@@ -124,7 +124,7 @@ class PersistBatch:
     tags: dict[str, dict[str, str]] = field(default_factory=dict)
     labels: dict[str, dict[str, str]] = field(default_factory=dict)
     # run id -> metric name -> [(value, step, timestamp), ...], oldest first
-    metrics: dict[str, dict[str, Sequence[tuple[float, int | None, float]]]] = field(
+    metrics: dict[str, Mapping[str, Sequence[tuple[float, int | None, float]]]] = field(
         default_factory=dict
     )
 
@@ -245,7 +245,8 @@ class Store:
             if tables - {"_sqlite_migrations"}:
                 raise StorageError(
                     f"{self.path} is an SQLite file but not a sapdi-local database (it has tables "
-                    f"{', '.join(sorted(tables))}); choose another file with SAPDI_LOCAL_DB or db_path="
+                    f"{', '.join(sorted(tables))}); choose another file with SAPDI_LOCAL_DB or "
+                    "db_path="
                 )
         return version
 
@@ -327,7 +328,9 @@ class Store:
         if "not a database" in text or "malformed" in text:
             advice = "the file is damaged or not a database: move it away and start a new one"
         elif "readonly" in text or "read-only" in text:
-            advice = "make the file and its folder writable, or choose another file with SAPDI_LOCAL_DB"
+            advice = (
+                "make the file and its folder writable, or choose another file with SAPDI_LOCAL_DB"
+            )
         elif "full" in text:
             advice = "free some disk space, then persist again: logged values are kept until then"
         else:
@@ -341,7 +344,9 @@ class Store:
         columns = ", ".join(row)
         marks = ", ".join("?" for _ in row)
         with self._write() as connection:
-            connection.execute(f"INSERT INTO runs ({columns}) VALUES ({marks})", tuple(row.values()))
+            connection.execute(
+                f"INSERT INTO runs ({columns}) VALUES ({marks})", tuple(row.values())
+            )
 
     def persist(self, batch: PersistBatch) -> set[str]:
         """Write a batch in one transaction; returns the ids of runs that no longer exist."""
@@ -377,15 +382,13 @@ class Store:
         if unknown:
             raise ValueError(f"not a changeable run column: {sorted(unknown)}")
         assignments = ", ".join(f"{column} = ?" for column in changes)
-        connection.execute(
-            f"UPDATE runs SET {assignments} WHERE key = ?", (*changes.values(), key)
-        )
+        connection.execute(f"UPDATE runs SET {assignments} WHERE key = ?", (*changes.values(), key))
 
     @staticmethod
     def _append_metrics(
         connection: sqlite3.Connection,
         key: int,
-        windows: dict[str, Sequence[tuple[float, int | None, float]]],
+        windows: Mapping[str, Sequence[tuple[float, int | None, float]]],
     ) -> None:
         last_seq = dict(
             connection.execute("SELECT name, seq FROM latest_metrics WHERE run_key = ?", (key,))
@@ -445,21 +448,21 @@ class Store:
         connection = self._read()
         cursor = self._select_run_rows(connection, selection, "*")
         columns = [description[0] for description in cursor.description]
-        records = {row[0]: RunRecord(dict(zip(columns, row))) for row in cursor.fetchall()}
+        records = {
+            row[0]: RunRecord(dict(zip(columns, row, strict=True))) for row in cursor.fetchall()
+        }
         keys = list(records)
         for chunk in _chunks(keys):
             marks = ", ".join("?" for _ in chunk)
-            for table in ("parameters", "tags", "labels", "latest_metrics"):
+            for table, attribute in (
+                ("parameters", "parameters"),
+                ("tags", "tags"),
+                ("labels", "labels"),
+                ("latest_metrics", "metrics"),
+            ):
                 query = f"SELECT run_key, name, value FROM {table} WHERE run_key IN ({marks})"
                 for key, name, value in connection.execute(query, chunk):
-                    record = records[key]
-                    target = {
-                        "parameters": record.parameters,
-                        "tags": record.tags,
-                        "labels": record.labels,
-                        "latest_metrics": record.metrics,
-                    }[table]
-                    target[name] = value
+                    getattr(records[key], attribute)[name] = value
         return list(records.values())
 
     def metric_history(
@@ -469,7 +472,9 @@ class Store:
         connection = self._read()
         row = connection.execute("SELECT key FROM runs WHERE id = ?", (run_id,)).fetchone()
         if row is None:
-            raise RunNotFoundError(f"no run with id {run_id!r} in {self.path}; check the id with get_runs")
+            raise RunNotFoundError(
+                f"no run with id {run_id!r} in {self.path}; check the id with get_runs"
+            )
         key = row[0]
         if names is None:
             names = [
@@ -503,7 +508,9 @@ class Store:
         keys: dict[str, int] = {}
         for chunk in _chunks(list(run_ids)):
             marks = ", ".join("?" for _ in chunk)
-            keys.update(connection.execute(f"SELECT id, key FROM runs WHERE id IN ({marks})", chunk))
+            keys.update(
+                connection.execute(f"SELECT id, key FROM runs WHERE id IN ({marks})", chunk)
+            )
         return keys
 
     @staticmethod

@@ -1,9 +1,9 @@
 """The tracking API as module functions, each delegating to one process-wide MLTrackingSDK.
 
 >>> from sapdi_local import tracking
->>> run = tracking.start_run(run_collection_name="rc1")  # doctest: +SKIP
->>> tracking.log_metric("accuracy", 0.9)  # doctest: +SKIP
->>> tracking.end_run()  # doctest: +SKIP
+>>> run = tracking.start_run(run_collection_name="rc1")
+>>> tracking.log_metric("accuracy", 0.9)
+>>> tracking.end_run()
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def get_default_sdk() -> MLTrackingSDK:
 def set_default_sdk(sdk: MLTrackingSDK) -> MLTrackingSDK:
     """Make ``sdk`` the one the module functions use; returns the previous one.
 
-    >>> set_default_sdk(MLTrackingSDK(db_path="/tmp/other.db"))  # doctest: +SKIP
+    >>> set_default_sdk(MLTrackingSDK(db_path="/tmp/other.db"))
     """
     global _default
     previous, _default = _default, sdk

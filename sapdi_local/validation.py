@@ -30,7 +30,9 @@ def check_name(field: str, name: object) -> str:
             f"{field} must be a string, got {type(name).__name__} {name!r}; pass the name as text"
         )
     if not name:
-        raise InvalidNameError(f"{field} must not be empty; give it a name of 1 to {MAX_NAME_LENGTH} characters")
+        raise InvalidNameError(
+            f"{field} must not be empty; give it a name of 1 to {MAX_NAME_LENGTH} characters"
+        )
     if len(name) > MAX_NAME_LENGTH:
         raise InvalidNameError(
             f"{field} {name[:40]!r}... is {len(name)} characters long; the limit is "
@@ -96,7 +98,7 @@ def check_label(name: object, value: object) -> tuple[str, str]:
 def check_metric_value(name: str, value: object) -> float:
     """Return ``value`` as a float if it is a finite real number (bool is refused)."""
     if value.__class__ is float:
-        number: float = value  # type: ignore[assignment]
+        number: float = value
     else:
         if isinstance(value, (str, bytes)) or type(value).__name__ in ("bool", "bool_"):
             raise InvalidTypeError(
@@ -132,16 +134,14 @@ def check_step(name: str, step: object) -> int | None:
         raise InvalidTypeError(
             f"step of metric {name!r} must be an integer, got {type(step).__name__} {step!r}"
         )
-    number = step.__index__()  # type: ignore[attr-defined]
+    number = step.__index__()
     if not -(2**63) <= number < 2**63:
         raise InvalidValueError(f"step of metric {name!r} is {number}; it must fit in 64 bits")
     return int(number)
 
 
-def check_timestamp(name: str, timestamp: object) -> float | None:
+def check_timestamp(name: str, timestamp: object) -> float:
     """Return a timestamp as Unix seconds; accepts seconds (int or float) or a datetime."""
-    if timestamp is None:
-        return None
     if isinstance(timestamp, datetime):
         return timestamp.timestamp()
     if isinstance(timestamp, bool) or not isinstance(timestamp, (int, float)):
@@ -164,7 +164,9 @@ def name_value_pairs(
     dicts; or ``name=`` and ``value=`` keywords.
     """
     if items is not None and name is not None:
-        raise InvalidTypeError(f"{function}() takes either a dict or name= and {value_key}=, not both")
+        raise InvalidTypeError(
+            f"{function}() takes either a dict or name= and {value_key}=, not both"
+        )
     if items is None:
         if name is None:
             raise InvalidTypeError(
@@ -178,7 +180,8 @@ def name_value_pairs(
         for item in items:
             if not isinstance(item, Mapping) or "name" not in item or value_key not in item:
                 raise InvalidTypeError(
-                    f"{function}() list items must be dicts with 'name' and '{value_key}', got {item!r}"
+                    f"{function}() list items must be dicts with 'name' and '{value_key}', "
+                    f"got {item!r}"
                 )
             pairs.append((item["name"], item[value_key]))
         return pairs
@@ -192,4 +195,3 @@ def check_optional_text(field: str, value: object) -> str | None:
     if value is None:
         return None
     return check_name(field, value)
-

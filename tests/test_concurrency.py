@@ -1,0 +1,310 @@
+"""Several real processes writing to and reading from one real SQLite file at the same time."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import CONTEXT_VARIABLES
+from sapdi_local import MLTrackingSDK
+from sapdi_local.store import MIGRATION_SET, SCHEMA_VERSION
+
+CHILD_TIMEOUT = 120  # seconds any child may take; generous, the machine is shared
+
+# Every child script starts with this: the barrier that lets them all begin at once.
+PRELUDE = """
+import json, os, sys, time
+from pathlib import Path
+from sapdi_local import MLTrackingSDK
+
+def wait_for_go(folder, me):
+    # Announce readiness, then wait for the test to release everyone at the same moment.
+    Path(folder, f"ready-{me}").touch()
+    deadline = time.monotonic() + 60
+    while not Path(folder, "go").exists():
+        if time.monotonic() > deadline:
+            sys.exit("the go signal never came")
+        time.sleep(0.002)
+"""
+
+
+def spawn(code: str, *args: object, db: Path) -> subprocess.Popen[str]:
+    """Start ``code`` (after PRELUDE) in its own interpreter, writing to ``db``."""
+    env = {k: v for k, v in os.environ.items() if k not in CONTEXT_VARIABLES}
+    env["SAPDI_LOCAL_DB"] = str(db)
+    env["SAPDI_SCENARIO"] = "concurrency"
+    script = PRELUDE + textwrap.dedent(code)
+    return subprocess.Popen(
+        [sys.executable, "-c", script, *map(str, args)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def release_when_ready(folder: Path, count: int, children: list[subprocess.Popen[str]]) -> None:
+    """Wait until ``count`` children are at the barrier, then let them all go."""
+    deadline = time.monotonic() + 60
+    while len(list(folder.glob("ready-*"))) < count:
+        crashed = [child for child in children if child.poll() is not None]
+        if crashed:
+            out, err = crashed[0].communicate()
+            raise AssertionError(f"a child ended before the barrier:\n{out}\n{err}")
+        if time.monotonic() > deadline:
+            raise AssertionError("the children never reached the barrier")
+        time.sleep(0.01)
+    (folder / "go").touch()
+
+
+def finish(children: list[subprocess.Popen[str]]) -> list[tuple[str, str]]:
+    """Wait for every child; each must exit 0 without a traceback or a lock error."""
+    outputs = []
+    try:
+        for child in children:
+            out, err = child.communicate(timeout=CHILD_TIMEOUT)
+            outputs.append((out, err))
+            assert child.returncode == 0, f"child exited {child.returncode}:\n{out}\n{err}"
+            assert "locked" not in err.lower(), err
+            assert "Traceback" not in err, err
+            assert "Warning" not in err, err
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.kill()
+                child.wait(timeout=10)
+    return outputs
+
+
+def create_database(db: Path) -> None:
+    """Create the database file with its schema, so a test races on writes only."""
+    sdk = MLTrackingSDK(db_path=db)
+    sdk.store.connection()
+    sdk.close()
+
+
+def read_only(db: Path) -> sqlite3.Connection:
+    """A connection that can only read the database file."""
+    return sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+
+
+# ---------------------------------------------------------------- many writers, many runs
+
+WRITER = """
+folder, me = sys.argv[1], int(sys.argv[2])
+sdk = MLTrackingSDK()
+run = sdk.start_run(run_collection_name="parallel", run_name=f"worker-{me}")
+wait_for_go(folder, me)
+sdk.log_parameters({"worker": me, "learning_rate": 0.001 * me})
+sdk.set_tags({"worker": str(me), "kind": "parallel"})
+for step in range(2000):
+    for offset, metric in enumerate(("loss", "accuracy", "lr")):
+        sdk.log_metric(metric, me * 100_000 + offset * 10_000 + step, step=step)
+    if (step + 1) % 500 == 0:
+        sdk.persist_run()
+sdk.end_run()
+print(run.id)
+"""
+
+
+@pytest.mark.slow
+def test_six_writers_each_keep_their_window_parameters_and_tags(db_path: Path, tmp_path: Path) -> None:
+    """Six processes logging at once lose nothing: each metric keeps its latest 1000 values."""
+    create_database(db_path)
+    workers = 6
+    children = [spawn(WRITER, tmp_path, me, db=db_path) for me in range(workers)]
+    release_when_ready(tmp_path, workers, children)
+    outputs = finish(children)
+    run_ids = {me: out.strip() for me, (out, _) in enumerate(outputs)}
+
+    with read_only(db_path) as connection:
+        assert connection.execute("SELECT count(*) FROM runs").fetchone()[0] == workers
+        for me, run_id in run_ids.items():
+            key, name, status = connection.execute(
+                "SELECT key, name, status FROM runs WHERE id = ?", (run_id,)
+            ).fetchone()
+            assert (name, status) == (f"worker-{me}", "FINISHED")
+            for offset, metric in enumerate(("loss", "accuracy", "lr")):
+                rows = connection.execute(
+                    "SELECT step, value FROM metrics WHERE run_key = ? AND name = ? ORDER BY seq",
+                    (key, metric),
+                ).fetchall()
+                base = me * 100_000 + offset * 10_000
+                assert rows == [(step, float(base + step)) for step in range(1000, 2000)]
+                latest = connection.execute(
+                    "SELECT step, value FROM latest_metrics WHERE run_key = ? AND name = ?",
+                    (key, metric),
+                ).fetchone()
+                assert latest == (1999, float(base + 1999))
+            parameters = dict(
+                connection.execute("SELECT name, value FROM parameters WHERE run_key = ?", (key,))
+            )
+            assert parameters == {"worker": str(me), "learning_rate": str(0.001 * me)}
+            tags = dict(connection.execute("SELECT name, value FROM tags WHERE run_key = ?", (key,)))
+            assert tags == {"worker": str(me), "kind": "parallel"}
+        # Nothing else was written: the totals match the per-run counts exactly.
+        assert connection.execute("SELECT count(*) FROM metrics").fetchone()[0] == workers * 3 * 1000
+        assert connection.execute("SELECT count(*) FROM latest_metrics").fetchone()[0] == workers * 3
+        assert connection.execute("SELECT count(*) FROM parameters").fetchone()[0] == workers * 2
+        assert connection.execute("SELECT count(*) FROM tags").fetchone()[0] == workers * 2
+
+
+# ---------------------------------------------------------------- a brand-new file
+
+FIRST_USERS = """
+folder, me = sys.argv[1], int(sys.argv[2])
+sdk = MLTrackingSDK()
+wait_for_go(folder, me)
+run = sdk.start_run(run_name=f"first-{me}")  # opens (and creates) the database here
+sdk.log_metric("m", float(me))
+sdk.end_run()
+print(run.id)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("attempt", range(3))
+def test_processes_creating_a_new_database_together_migrate_it_once(
+    tmp_path: Path, attempt: int
+) -> None:
+    """Eight processes opening a not-yet-existing file at once: one schema, one migration, WAL."""
+    db = tmp_path / "new" / "tracking.db"
+    assert not db.exists()
+    users = 8
+    children = [spawn(FIRST_USERS, tmp_path, me, db=db) for me in range(users)]
+    release_when_ready(tmp_path, users, children)
+    outputs = finish(children)
+
+    with read_only(db) as connection:
+        names = {row[0] for row in connection.execute("SELECT name FROM runs WHERE status = 'FINISHED'")}
+        assert names == {f"first-{me}" for me in range(users)}
+        stored_ids = {row[0] for row in connection.execute("SELECT id FROM runs")}
+        assert stored_ids == {out.strip() for out, _ in outputs}
+        assert connection.execute("SELECT count(*) FROM metrics").fetchone()[0] == users
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        migrations = connection.execute(
+            "SELECT name FROM _sqlite_migrations WHERE migration_set = ?", (MIGRATION_SET,)
+        ).fetchall()
+        assert migrations == [("0001_initial",)]
+        assert connection.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 1
+        assert connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+# ---------------------------------------------------------------- two processes, one run
+
+SAME_RUN_WRITER = """
+folder, me, run_id = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+sdk = MLTrackingSDK()
+wait_for_go(folder, me)
+for index in range(1500):
+    # Values tell the writer and the order: writer 1 logs 1_000_000.., writer 2 logs 2_000_000..
+    sdk.log_metric("shared", (me + 1) * 1_000_000 + index, run=run_id, step=index)
+    if (index + 1) % 50 == 0:
+        sdk.persist_run()
+"""
+
+
+@pytest.mark.slow
+def test_two_processes_writing_one_metric_of_one_run_keep_the_latest_window(
+    db_path: Path, tmp_path: Path
+) -> None:
+    """Two processes appending to one run's metric: exactly the 1000 latest, none duplicated."""
+    owner = MLTrackingSDK(db_path=db_path, scenario="concurrency")
+    run = owner.start_run(run_name="shared")
+    children = [spawn(SAME_RUN_WRITER, tmp_path, me, run.id, db=db_path) for me in range(2)]
+    release_when_ready(tmp_path, 2, children)
+    finish(children)
+    owner.end_run()
+
+    with read_only(db_path) as connection:
+        (key,) = connection.execute("SELECT key FROM runs WHERE id = ?", (run.id,)).fetchone()
+        rows = connection.execute(
+            "SELECT seq, value FROM metrics WHERE run_key = ? AND name = 'shared' ORDER BY seq",
+            (key,),
+        ).fetchall()
+        latest_seq = connection.execute(
+            "SELECT seq FROM latest_metrics WHERE run_key = ? AND name = 'shared'", (key,)
+        ).fetchone()[0]
+    # 3000 values were persisted in all; the window is the last 1000 of them in persist order.
+    assert latest_seq == 3000
+    assert [seq for seq, _ in rows] == list(range(2001, 3001))
+    values = [value for _, value in rows]
+    assert len(values) == len(set(values)) == 1000
+    for writer in (1, 2):
+        # A writer's kept values are the newest it logged, all of them, in the order it logged them.
+        indexes = [int(value) - writer * 1_000_000 for value in values if value // 1_000_000 == writer]
+        if indexes:
+            assert indexes == list(range(indexes[0], 1500))
+    history = MLTrackingSDK(db_path=db_path).get_metrics_history(run=run.id, metrics="shared")
+    assert [point.value for point in history[0].values] == values
+
+
+# ---------------------------------------------------------------- a reader during writes
+
+PAIR_WRITER = """
+folder, me = sys.argv[1], int(sys.argv[2])
+sdk = MLTrackingSDK()
+sdk.start_run(run_collection_name="pairs", run_name=f"pair-{me}")
+wait_for_go(folder, me)
+# 45 persists of 20 values each: 900 per metric, under the window, so a torn read would show.
+for batch in range(45):
+    for index in range(batch * 20, batch * 20 + 20):
+        sdk.log_metrics({"a": float(index), "b": float(index)})
+    sdk.persist_run()
+sdk.end_run()
+"""
+
+READER = """
+folder, me = sys.argv[1], sys.argv[2]
+sdk = MLTrackingSDK()
+wait_for_go(folder, me)
+polls, seen, problems = 0, 0, []
+deadline = time.monotonic() + 90
+while not Path(folder, "stop").exists() and time.monotonic() < deadline:
+    runs = sdk.get_runs(scenario="concurrency")
+    for run in runs:
+        latest = (run.metrics.get("a"), run.metrics.get("b"))
+        if latest[0] != latest[1]:
+            problems.append(f"{run.name}: latest a/b {latest}")
+        history = {h.name: [v.value for v in h.values]
+                   for h in sdk.get_metrics_history(run=run.id, metrics=["a", "b"])}
+        if history["a"] != history["b"]:
+            problems.append(f"{run.name}: {len(history['a'])} values of a, {len(history['b'])} of b")
+        seen += len(history["a"])
+    polls += 1
+print(json.dumps({"polls": polls, "seen": seen, "problems": problems[:20]}))
+"""
+
+
+@pytest.mark.slow
+def test_a_reader_polling_during_persists_never_sees_half_a_persist(
+    db_path: Path, tmp_path: Path
+) -> None:
+    """A reader polling while three writers persist never fails and never sees a partial batch."""
+    create_database(db_path)
+    writers = [spawn(PAIR_WRITER, tmp_path, me, db=db_path) for me in range(3)]
+    reader = spawn(READER, tmp_path, "reader", db=db_path)
+    release_when_ready(tmp_path, 4, [*writers, reader])
+    try:
+        finish(writers)
+    finally:
+        (tmp_path / "stop").touch()
+    ((out, _),) = finish([reader])
+    report = json.loads(out)
+    assert report["problems"] == []
+    assert report["polls"] > 0
+    # The writers really did their work, so the reader had something to look at.
+    with read_only(db_path) as connection:
+        counts = connection.execute(
+            "SELECT count(*) FROM metrics GROUP BY run_key, name"
+        ).fetchall()
+    assert counts == [(900,)] * 6
