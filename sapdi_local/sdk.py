@@ -15,15 +15,14 @@ import os
 import sys
 import warnings
 import weakref
-from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from time import time
 from typing import TYPE_CHECKING, Any
 
+from .cache import Cache, Window, new_window
 from .context import RunContext, current_process, process_is_gone, resolve_context
 from .errors import (
-    InvalidFilterError,
     InvalidTypeError,
     NoActiveRunError,
     PersistWarning,
@@ -44,8 +43,8 @@ from .model import (
     utc_from_seconds,
 )
 from .paths import resolve_db_path
+from .selectors import delete_filter, run_filter
 from .validation import (
-    HISTORY_WINDOW,
     MAX_METRIC_VALUE,
     check_label,
     check_metric_value,
@@ -61,15 +60,12 @@ from .validation import (
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from .store import PersistBatch, RunFilter, RunRecord, Store
+    from .store import RunRecord, Store
 
 CACHE_LIMIT_BYTES = 1.5 * 1024 * 1024
 # What one cached value costs in memory: a 3-tuple, two floats and a deque slot.
 BYTES_PER_CACHED_VALUE = 120
 _MAX = MAX_METRIC_VALUE
-
-# One metric's cached values, (value, step, timestamp), the most recent HISTORY_WINDOW of them.
-Window = deque[tuple[float, int | None, float]]
 
 
 class MLTrackingSDK:
@@ -110,13 +106,9 @@ class MLTrackingSDK:
         self._context: RunContext | None = None
         self._active: Run | None = None
         self._known_runs: set[str] = set()
-        # The cache: run id -> metric name -> window, plus the pending small writes.
-        self._cache: dict[str, dict[str, Window]] = {}
-        self._windows: dict[str, Window] = {}  # the active run's entry of _cache
-        self._parameters: dict[str, dict[str, str]] = {}
-        self._tags: dict[str, dict[str, str]] = {}
-        self._labels: dict[str, dict[str, str]] = {}
-        self._run_updates: dict[str, dict[str, Any]] = {}
+        self._cache = Cache()
+        # The active run's metric windows, held here so log_metric finds them in one lookup.
+        self._windows: dict[str, Window] = {}
         self._budget_size = max(1, int(cache_limit_bytes // BYTES_PER_CACHED_VALUE))
         self._budget = self._budget_size
         _LIVE_SDKS.add(self)
@@ -205,7 +197,7 @@ class MLTrackingSDK:
         )
         self._known_runs.add(run_id)
         self._active = run
-        self._windows = self._cache.setdefault(run_id, {})
+        self._windows = self._cache.windows(run_id)
         return run
 
     def end_run(self) -> None:
@@ -220,7 +212,7 @@ class MLTrackingSDK:
                 )
             return
         run_id = self._active.id
-        self._run_updates.setdefault(run_id, {}).update(status=status, end_time=time())
+        self._cache.run_updates.setdefault(run_id, {}).update(status=status, end_time=time())
         # The run is over in memory even if the persist below fails: its end stays
         # in the cache and is written by the next persist.
         self._active = None
@@ -299,11 +291,11 @@ class MLTrackingSDK:
                     ),
                 )
             )
-        windows = self._cache.setdefault(run_id, {})
+        windows = self._cache.windows(run_id)
         for key, entry in checked:
             window = windows.get(key)
             if window is None:
-                window = windows[key] = deque(maxlen=HISTORY_WINDOW)
+                window = windows[key] = new_window()
             window.append(entry)
         self._spend(len(checked))
 
@@ -321,7 +313,7 @@ class MLTrackingSDK:
         >>> tracking.log_parameters({"learning_rate": 0.001, "epochs": 2})
         """
         pairs = name_value_pairs("log_parameters", parameters, name, value)
-        self._stage(self._parameters, run, [check_parameter(key, val) for key, val in pairs])
+        self._stage(self._cache.parameters, run, [check_parameter(key, val) for key, val in pairs])
 
     def set_tags(
         self,
@@ -335,7 +327,7 @@ class MLTrackingSDK:
         >>> tracking.set_tags({"dataset": "v2"})
         """
         pairs = name_value_pairs("set_tags", tags, name, value)
-        self._stage(self._tags, run, [check_tag(key, val) for key, val in pairs])
+        self._stage(self._cache.tags, run, [check_tag(key, val) for key, val in pairs])
 
     def set_labels(
         self,
@@ -349,7 +341,7 @@ class MLTrackingSDK:
         >>> tracking.set_labels({"accuracy": {"format_string": "percentage"}})
         """
         pairs = name_value_pairs("set_labels", labels, name, value)
-        self._stage(self._labels, run, [check_label(key, val) for key, val in pairs])
+        self._stage(self._cache.labels, run, [check_label(key, val) for key, val in pairs])
 
     def _stage(
         self,
@@ -378,14 +370,15 @@ class MLTrackingSDK:
         self._persist(explicit=True)
 
     def _persist(self, *, explicit: bool) -> None:
-        batch = self._take_batch()
+        batch = self._cache.take()
+        self._windows = {} if self._active is None else self._cache.windows(self._active.id)
         self._budget = self._budget_size
         if not batch.run_ids():
             return
         try:
             deleted = self.store.persist(batch)
         except BaseException as error:
-            self._restore_batch(batch)
+            self._cache.restore(batch)
             if explicit or not isinstance(error, TrackingError):
                 raise
             warnings.warn(
@@ -403,49 +396,9 @@ class MLTrackingSDK:
                 stacklevel=3,
             )
 
-    def _take_batch(self) -> PersistBatch:
-        from .store import PersistBatch
-
-        batch = PersistBatch(
-            run_updates=self._run_updates,
-            parameters=self._parameters,
-            tags=self._tags,
-            labels=self._labels,
-            metrics={run_id: windows for run_id, windows in self._cache.items() if windows},
-        )
-        self._run_updates, self._parameters, self._tags, self._labels = {}, {}, {}, {}
-        self._cache = {}
-        self._windows = {}
-        if self._active is not None:
-            self._windows = self._cache[self._active.id] = {}
-        return batch
-
-    def _restore_batch(self, batch: PersistBatch) -> None:
-        """Put a batch that failed to persist back in front of what was logged since."""
-        for run_id, windows in batch.metrics.items():
-            current = self._cache.setdefault(run_id, {})
-            for name, old in windows.items():
-                merged: Window = deque(old, maxlen=HISTORY_WINDOW)
-                merged.extend(current.get(name, ()))
-                current[name] = merged
-        for older, newer in (
-            (batch.run_updates, self._run_updates),
-            (batch.parameters, self._parameters),
-            (batch.tags, self._tags),
-            (batch.labels, self._labels),
-        ):
-            for run_id, values in older.items():
-                newer[run_id] = {**values, **newer.get(run_id, {})}
-
     def has_pending(self) -> bool:
         """True when logged values are waiting to be persisted."""
-        return bool(
-            self._run_updates
-            or self._parameters
-            or self._tags
-            or self._labels
-            or any(self._cache.values())
-        )
+        return self._cache.has_pending()
 
     def _flush_before_read(self) -> None:
         # A read shows what this process logged: write it first, without raising.
@@ -482,9 +435,9 @@ class MLTrackingSDK:
         if collection is not None:
             changes.update(collection=collection, collection_is_default=0)
         if changes:
-            self._run_updates.setdefault(run_id, {}).update(changes)
+            self._cache.run_updates.setdefault(run_id, {}).update(changes)
         if checked_tags:
-            self._tags.setdefault(run_id, {}).update(checked_tags)
+            self._cache.tags.setdefault(run_id, {}).update(checked_tags)
         if self._active is not None and self._active.id == run_id:
             self._active = replace(
                 self._active,
@@ -512,7 +465,7 @@ class MLTrackingSDK:
 
         >>> runs = tracking.get_runs(run=run, tags={"tag_key": "tag_value"})
         """
-        selection = _run_filter(
+        selection = run_filter(
             "get_runs", scenario, scenario_version, pipeline, execution, notebook, run, tags
         )
         self._flush_before_read()
@@ -532,28 +485,14 @@ class MLTrackingSDK:
         >>> tracking.delete_runs(run=run)
         1
         """
-        bulk = scenario is not None and (
-            not isinstance(scenario, (str, Scenario))
-            or (isinstance(scenario, str) and "," in scenario)
-        )
-        if bulk and any(
-            value is not None for value in (scenario_version, pipeline, execution, notebook, run)
-        ):
-            raise InvalidFilterError(
-                "delete_runs(): deleting several scenarios at once takes scenario= alone; "
-                "drop the other selectors or delete one scenario at a time"
-            )
-        selection = _run_filter(
-            "delete_runs", scenario, scenario_version, pipeline, execution, notebook, run, None
-        )
+        selection = delete_filter(scenario, scenario_version, pipeline, execution, notebook, run)
         deleted = self.store.delete_runs(selection)
         for run_id in deleted:
             self._forget_run(run_id)
         return len(deleted)
 
     def _forget_run(self, run_id: str) -> None:
-        for pending in (self._cache, self._parameters, self._tags, self._labels, self._run_updates):
-            pending.pop(run_id, None)
+        self._cache.forget(run_id)
         self._known_runs.discard(run_id)
         if self._active is not None and self._active.id == run_id:
             self._active = None
@@ -669,76 +608,6 @@ class MLTrackingSDK:
                 PersistWarning,
                 stacklevel=2,
             )
-
-
-def _selector_values(field: str, value: Any) -> tuple[str, ...] | None:
-    """Turn an object, id, comma-separated ids or a list of those into a tuple of ids."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return tuple(part.strip() for part in value.split(",") if part.strip())
-    if hasattr(value, "id") and isinstance(value.id, str):
-        return (value.id,)
-    if isinstance(value, Iterable) and not isinstance(value, (bytes, Mapping)):
-        ids: list[str] = []
-        for item in value:
-            ids.extend(_selector_values(field, item) or ())
-        return tuple(ids)
-    raise InvalidFilterError(
-        f"{field} must be an id, comma-separated ids, an object with an id, or a list of those; "
-        f"got {type(value).__name__} {value!r}"
-    )
-
-
-def _run_filter(
-    function: str,
-    scenario: Any,
-    scenario_version: Any,
-    pipeline: Any,
-    execution: Any,
-    notebook: Any,
-    run: Any,
-    tags: Mapping[str, Any] | None,
-) -> RunFilter:
-    from .store import RunFilter
-
-    selectors = {
-        "scenario": scenario,
-        "scenario_version": scenario_version,
-        "pipeline": pipeline,
-        "execution": execution,
-        "notebook": notebook,
-        "run": run,
-    }
-    if all(value is None for value in selectors.values()):
-        raise InvalidFilterError(
-            f"{function}() needs at least one of scenario, scenario_version, pipeline, "
-            "execution, notebook or run; for example scenario=sapdi.get_current_scenario()"
-        )
-    if notebook is not None and scenario is None and run is None:
-        raise InvalidFilterError(
-            f"{function}(): notebook= needs scenario= or run= as well; add the scenario, for "
-            "example scenario=sapdi.get_current_scenario()"
-        )
-    if tags is not None and not isinstance(tags, Mapping):
-        raise InvalidFilterError(
-            f"{function}(): tags must be a dict of tag key to value, got {type(tags).__name__}"
-        )
-    tags = dict(tags or {})
-    # runName is the run's name, not a stored tag: it filters on the name.
-    run_name = tags.pop("runName", None)
-    tag_pairs = tuple(check_tag(key, value) for key, value in tags.items())
-    ids = {field: _selector_values(field, value) for field, value in selectors.items()}
-    return RunFilter(
-        scenarios=ids["scenario"],
-        scenario_versions=ids["scenario_version"],
-        pipelines=ids["pipeline"],
-        executions=ids["execution"],
-        notebooks=ids["notebook"],
-        runs=ids["run"],
-        names=None if run_name is None else (str(run_name),),
-        tags=tag_pairs,
-    )
 
 
 # Every live SDK ends its active run and persists its cache when the interpreter exits.

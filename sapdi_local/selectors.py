@@ -1,0 +1,110 @@
+"""The selectors of get_runs and delete_runs, and their rules.
+
+Each selector is an object with an id, an id, comma-separated ids, or a list of those.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from .errors import InvalidFilterError
+from .validation import check_tag
+
+if TYPE_CHECKING:
+    from .store import RunFilter
+
+
+def selector_values(field: str, value: Any) -> tuple[str, ...] | None:
+    """Turn an object, id, comma-separated ids or a list of those into a tuple of ids."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    if hasattr(value, "id") and isinstance(value.id, str):
+        return (value.id,)
+    if isinstance(value, Iterable) and not isinstance(value, (bytes, Mapping)):
+        ids: list[str] = []
+        for item in value:
+            ids.extend(selector_values(field, item) or ())
+        return tuple(ids)
+    raise InvalidFilterError(
+        f"{field} must be an id, comma-separated ids, an object with an id, or a list of those; "
+        f"got {type(value).__name__} {value!r}"
+    )
+
+
+def run_filter(
+    function: str,
+    scenario: Any,
+    scenario_version: Any,
+    pipeline: Any,
+    execution: Any,
+    notebook: Any,
+    run: Any,
+    tags: Mapping[str, Any] | None,
+) -> RunFilter:
+    """Check the selectors of ``function`` and turn them into a RunFilter."""
+    from .store import RunFilter
+
+    selectors = {
+        "scenario": scenario,
+        "scenario_version": scenario_version,
+        "pipeline": pipeline,
+        "execution": execution,
+        "notebook": notebook,
+        "run": run,
+    }
+    if all(value is None for value in selectors.values()):
+        raise InvalidFilterError(
+            f"{function}() needs at least one of scenario, scenario_version, pipeline, "
+            "execution, notebook or run; for example scenario=sapdi.get_current_scenario()"
+        )
+    if notebook is not None and scenario is None and run is None:
+        raise InvalidFilterError(
+            f"{function}(): notebook= needs scenario= or run= as well; add the scenario, for "
+            "example scenario=sapdi.get_current_scenario()"
+        )
+    if tags is not None and not isinstance(tags, Mapping):
+        raise InvalidFilterError(
+            f"{function}(): tags must be a dict of tag key to value, got {type(tags).__name__}"
+        )
+    tags = dict(tags or {})
+    # runName is the run's name, not a stored tag: it filters on the name.
+    run_name = tags.pop("runName", None)
+    tag_pairs = tuple(check_tag(key, value) for key, value in tags.items())
+    ids = {field: selector_values(field, value) for field, value in selectors.items()}
+    return RunFilter(
+        scenarios=ids["scenario"],
+        scenario_versions=ids["scenario_version"],
+        pipelines=ids["pipeline"],
+        executions=ids["execution"],
+        notebooks=ids["notebook"],
+        runs=ids["run"],
+        names=None if run_name is None else (str(run_name),),
+        tags=tag_pairs,
+    )
+
+
+def delete_filter(
+    scenario: Any,
+    scenario_version: Any,
+    pipeline: Any,
+    execution: Any,
+    notebook: Any,
+    run: Any,
+) -> RunFilter:
+    """The selection of delete_runs: the rules of get_runs, and bulk deletion of several
+    scenarios (a list or comma-separated ids) takes scenario= alone."""
+    several_scenarios = scenario is not None and (
+        ("," in scenario) if isinstance(scenario, str) else not hasattr(scenario, "id")
+    )
+    others = (scenario_version, pipeline, execution, notebook, run)
+    if several_scenarios and any(value is not None for value in others):
+        raise InvalidFilterError(
+            "delete_runs(): deleting several scenarios at once takes scenario= alone; "
+            "drop the other selectors or delete one scenario at a time"
+        )
+    return run_filter(
+        "delete_runs", scenario, scenario_version, pipeline, execution, notebook, run, None
+    )
