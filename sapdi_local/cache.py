@@ -8,6 +8,7 @@ dropped here and never reach the disk.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from .validation import HISTORY_WINDOW
@@ -15,8 +16,16 @@ from .validation import HISTORY_WINDOW
 if TYPE_CHECKING:
     from .store import PersistBatch
 
+# What one cached value costs in memory: a 3-tuple, two floats and a deque slot.
+BYTES_PER_CACHED_VALUE = 120
+
 # One metric's cached values, (value, step, timestamp), the most recent HISTORY_WINDOW of them.
 Window = deque[tuple[float, int | None, float]]
+
+
+def text_cost(pairs: Iterable[tuple[str, str]]) -> int:
+    """What key and value texts cost in the cache, counted in metric values."""
+    return sum(1 + (len(key) + len(text)) // BYTES_PER_CACHED_VALUE for key, text in pairs)
 
 
 def new_window() -> Window:
@@ -48,6 +57,19 @@ class Cache:
             or self.labels
             or any(self.metrics.values())
         )
+
+    def size_in_values(self) -> int:
+        """About what the cache holds, in metric values (small writes count by their length)."""
+        values = sum(
+            len(window) for windows in self.metrics.values() for window in windows.values()
+        )
+        for pending in (self.parameters, self.tags, self.labels):
+            for pairs in pending.values():
+                values += sum(
+                    1 + (len(key) + len(text)) // BYTES_PER_CACHED_VALUE
+                    for key, text in pairs.items()
+                )
+        return values
 
     def take(self) -> PersistBatch:
         """Hand everything pending to a persist and start empty."""

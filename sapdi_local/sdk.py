@@ -20,7 +20,7 @@ from dataclasses import replace
 from time import time
 from typing import TYPE_CHECKING, Any
 
-from .cache import Cache, Window, new_window
+from .cache import BYTES_PER_CACHED_VALUE, Cache, Window, new_window, text_cost
 from .context import RunContext, current_process, process_is_gone, resolve_context
 from .errors import (
     InvalidTypeError,
@@ -63,8 +63,6 @@ if TYPE_CHECKING:
     from .store import RunRecord, Store
 
 CACHE_LIMIT_BYTES = 1.5 * 1024 * 1024
-# What one cached value costs in memory: a 3-tuple, two floats and a deque slot.
-BYTES_PER_CACHED_VALUE = 120
 _MAX = MAX_METRIC_VALUE
 
 
@@ -242,7 +240,7 @@ class MLTrackingSDK:
                 window.append((value, None, time()))
                 self._budget -= 1
                 if self._budget <= 0:
-                    self._persist(explicit=False)
+                    self._check_cache_size()
                 return
         self._log_metric_values(self._run_id(run), [(name, value, step, timestamp)])
 
@@ -350,14 +348,25 @@ class MLTrackingSDK:
         checked: list[tuple[str, str]],
     ) -> None:
         pending.setdefault(self._run_id(run), {}).update(checked)
-        self._spend(
-            sum(1 + (len(key) + len(text)) // BYTES_PER_CACHED_VALUE for key, text in checked)
-        )
+        self._spend(text_cost(checked))
 
     def _spend(self, values: int) -> None:
         self._budget -= values
         if self._budget <= 0:
+            self._check_cache_size()
+
+    def _check_cache_size(self) -> None:
+        """Persist when what the cache holds has reached its limit.
+
+        The budget counts values logged, an upper bound: windows that are full drop a
+        value for each one added, so the cache may still be below its limit. Then
+        logging goes on with the room that is left.
+        """
+        held = self._cache.size_in_values()
+        if held >= self._budget_size:
             self._persist(explicit=False)
+        else:
+            self._budget = self._budget_size - held
 
     # ------------------------------------------------------------ persisting
 
