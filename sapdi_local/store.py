@@ -14,7 +14,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -317,11 +317,21 @@ class Store:
                         connection.execute("ROLLBACK")
                     raise
 
-    def _read(self) -> sqlite3.Connection:
-        try:
-            return self.connection()
-        except sqlite3.Error as error:
-            raise self._storage_error("read", error) from error
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        """One read transaction without the file lock: every query in it sees one snapshot,
+        so a read never shows half of a persist that commits meanwhile."""
+        with self._thread_lock:
+            try:
+                connection = self.connection()
+                connection.execute("BEGIN")
+                try:
+                    yield connection
+                finally:
+                    if connection.in_transaction:
+                        connection.execute("COMMIT")
+            except sqlite3.Error as error:
+                raise self._storage_error("read", error) from error
 
     def _storage_error(self, action: str, error: sqlite3.Error) -> StorageError:
         text = str(error)
@@ -374,7 +384,16 @@ class Store:
             for run_id, windows in batch.metrics.items():
                 if run_id in keys:
                     self._append_metrics(connection, keys[run_id], windows)
+        if any("end_time" in changes for changes in batch.run_updates.values()):
+            self._checkpoint()
         return missing
+
+    def _checkpoint(self) -> None:
+        """Fold the WAL into the database file, so that the .db file alone, copied to share,
+        holds every ended run even while this process keeps the database open."""
+        # Best effort: the batch is already committed, and the WAL still holds it if this fails.
+        with self._thread_lock, suppress(sqlite3.Error):
+            self.connection().execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     @staticmethod
     def _update_run(connection: sqlite3.Connection, key: int, changes: dict[str, Any]) -> None:
@@ -440,65 +459,67 @@ class Store:
     # ---- reads
 
     def run_exists(self, run_id: str) -> bool:
-        row = self._read().execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone()
+        with self._reading() as connection:
+            row = connection.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone()
         return row is not None
 
     def select_runs(self, selection: RunFilter) -> list[RunRecord]:
         """The selected runs, newest first, with parameters, tags, labels and last metrics."""
-        connection = self._read()
-        cursor = self._select_run_rows(connection, selection, "*")
-        columns = [description[0] for description in cursor.description]
-        records = {
-            row[0]: RunRecord(dict(zip(columns, row, strict=True))) for row in cursor.fetchall()
-        }
-        keys = list(records)
-        for chunk in _chunks(keys):
-            marks = ", ".join("?" for _ in chunk)
-            for table, attribute in (
-                ("parameters", "parameters"),
-                ("tags", "tags"),
-                ("labels", "labels"),
-                ("latest_metrics", "metrics"),
-            ):
-                query = f"SELECT run_key, name, value FROM {table} WHERE run_key IN ({marks})"
-                for key, name, value in connection.execute(query, chunk):
-                    getattr(records[key], attribute)[name] = value
+        with self._reading() as connection:
+            cursor = self._select_run_rows(connection, selection, "*")
+            columns = [description[0] for description in cursor.description]
+            records = {
+                row[0]: RunRecord(dict(zip(columns, row, strict=True))) for row in cursor.fetchall()
+            }
+            keys = list(records)
+            for chunk in _chunks(keys):
+                marks = ", ".join("?" for _ in chunk)
+                for table, attribute in (
+                    ("parameters", "parameters"),
+                    ("tags", "tags"),
+                    ("labels", "labels"),
+                    ("latest_metrics", "metrics"),
+                ):
+                    query = f"SELECT run_key, name, value FROM {table} WHERE run_key IN ({marks})"
+                    for key, name, value in connection.execute(query, chunk):
+                        getattr(records[key], attribute)[name] = value
         return list(records.values())
 
     def metric_history(
         self, run_id: str, names: Sequence[str] | None
     ) -> dict[str, list[tuple[float, int | None, float]]]:
         """The stored values of a run's metrics (all, or the named ones), oldest first."""
-        connection = self._read()
-        row = connection.execute("SELECT key FROM runs WHERE id = ?", (run_id,)).fetchone()
-        if row is None:
-            raise RunNotFoundError(
-                f"no run with id {run_id!r} in {self.path}; check the id with get_runs"
-            )
-        key = row[0]
-        if names is None:
-            names = [
-                name
-                for (name,) in connection.execute(
-                    "SELECT name FROM latest_metrics WHERE run_key = ? ORDER BY name", (key,)
+        with self._reading() as connection:
+            row = connection.execute("SELECT key FROM runs WHERE id = ?", (run_id,)).fetchone()
+            if row is None:
+                raise RunNotFoundError(
+                    f"no run with id {run_id!r} in {self.path}; check the id with get_runs"
                 )
-            ]
-        history: dict[str, list[tuple[float, int | None, float]]] = {}
-        for name in names:
-            history[name] = connection.execute(
-                "SELECT value, step, timestamp FROM metrics WHERE run_key = ? AND name = ? "
-                "ORDER BY seq",
-                (key, name),
-            ).fetchall()
+            key = row[0]
+            if names is None:
+                names = [
+                    name
+                    for (name,) in connection.execute(
+                        "SELECT name FROM latest_metrics WHERE run_key = ? ORDER BY name", (key,)
+                    )
+                ]
+            history: dict[str, list[tuple[float, int | None, float]]] = {}
+            for name in names:
+                history[name] = connection.execute(
+                    "SELECT value, step, timestamp FROM metrics WHERE run_key = ? AND name = ? "
+                    "ORDER BY seq",
+                    (key, name),
+                ).fetchall()
         return history
 
     def scenarios(self) -> list[tuple[str, str | None]]:
         """Each stored scenario with the version of its newest run."""
-        rows = self._read().execute(
-            "SELECT scenario, scenario_version FROM runs AS outer_runs WHERE start_time = "
-            "(SELECT MAX(start_time) FROM runs WHERE scenario = outer_runs.scenario) "
-            "GROUP BY scenario ORDER BY scenario"
-        )
+        with self._reading() as connection:
+            rows = connection.execute(
+                "SELECT scenario, scenario_version FROM runs AS outer_runs WHERE start_time = "
+                "(SELECT MAX(start_time) FROM runs WHERE scenario = outer_runs.scenario) "
+                "GROUP BY scenario ORDER BY scenario"
+            ).fetchall()
         return [(scenario, version) for scenario, version in rows]
 
     # ---- helpers
