@@ -9,11 +9,13 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-
 from conftest import CONTEXT_VARIABLES
+
 from sapdi_local import MLTrackingSDK
 from sapdi_local.store import MIGRATION_SET, SCHEMA_VERSION
 
@@ -91,9 +93,14 @@ def create_database(db: Path) -> None:
     sdk.close()
 
 
-def read_only(db: Path) -> sqlite3.Connection:
-    """A connection that can only read the database file."""
-    return sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+@contextmanager
+def read_only(db: Path) -> Iterator[sqlite3.Connection]:
+    """A connection that can only read the database file, closed afterwards."""
+    connection = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        yield connection
+    finally:
+        connection.close()
 
 
 # ---------------------------------------------------------------- many writers, many runs
@@ -101,8 +108,8 @@ def read_only(db: Path) -> sqlite3.Connection:
 WRITER = """
 folder, me = sys.argv[1], int(sys.argv[2])
 sdk = MLTrackingSDK()
-run = sdk.start_run(run_collection_name="parallel", run_name=f"worker-{me}")
 wait_for_go(folder, me)
+run = sdk.start_run(run_collection_name="parallel", run_name=f"worker-{me}")
 sdk.log_parameters({"worker": me, "learning_rate": 0.001 * me})
 sdk.set_tags({"worker": str(me), "kind": "parallel"})
 for step in range(2000):
@@ -116,7 +123,9 @@ print(run.id)
 
 
 @pytest.mark.slow
-def test_six_writers_each_keep_their_window_parameters_and_tags(db_path: Path, tmp_path: Path) -> None:
+def test_six_writers_each_keep_their_window_parameters_and_tags(
+    db_path: Path, tmp_path: Path
+) -> None:
     """Six processes logging at once lose nothing: each metric keeps its latest 1000 values."""
     create_database(db_path)
     workers = 6
@@ -148,13 +157,21 @@ def test_six_writers_each_keep_their_window_parameters_and_tags(db_path: Path, t
                 connection.execute("SELECT name, value FROM parameters WHERE run_key = ?", (key,))
             )
             assert parameters == {"worker": str(me), "learning_rate": str(0.001 * me)}
-            tags = dict(connection.execute("SELECT name, value FROM tags WHERE run_key = ?", (key,)))
+            tags = dict(
+                connection.execute("SELECT name, value FROM tags WHERE run_key = ?", (key,))
+            )
             assert tags == {"worker": str(me), "kind": "parallel"}
         # Nothing else was written: the totals match the per-run counts exactly.
-        assert connection.execute("SELECT count(*) FROM metrics").fetchone()[0] == workers * 3 * 1000
-        assert connection.execute("SELECT count(*) FROM latest_metrics").fetchone()[0] == workers * 3
-        assert connection.execute("SELECT count(*) FROM parameters").fetchone()[0] == workers * 2
-        assert connection.execute("SELECT count(*) FROM tags").fetchone()[0] == workers * 2
+        totals = {
+            table: connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            for table in ("metrics", "latest_metrics", "parameters", "tags")
+        }
+        assert totals == {
+            "metrics": workers * 3 * 1000,
+            "latest_metrics": workers * 3,
+            "parameters": workers * 2,
+            "tags": workers * 2,
+        }
 
 
 # ---------------------------------------------------------------- a brand-new file
@@ -184,7 +201,8 @@ def test_processes_creating_a_new_database_together_migrate_it_once(
     outputs = finish(children)
 
     with read_only(db) as connection:
-        names = {row[0] for row in connection.execute("SELECT name FROM runs WHERE status = 'FINISHED'")}
+        finished = connection.execute("SELECT name FROM runs WHERE status = 'FINISHED'")
+        names = {row[0] for row in finished}
         assert names == {f"first-{me}" for me in range(users)}
         stored_ids = {row[0] for row in connection.execute("SELECT id FROM runs")}
         assert stored_ids == {out.strip() for out, _ in outputs}
@@ -201,15 +219,36 @@ def test_processes_creating_a_new_database_together_migrate_it_once(
 
 # ---------------------------------------------------------------- two processes, one run
 
-SAME_RUN_WRITER = """
-folder, me, run_id = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+SAME_RUN_OWNER = """
+folder, me = sys.argv[1], int(sys.argv[2])
+sdk = MLTrackingSDK()
+run = sdk.start_run(run_name="shared")
+Path(folder, "run-id.tmp").write_text(run.id)
+Path(folder, "run-id.tmp").rename(Path(folder, "run-id"))  # appears whole or not at all
+wait_for_go(folder, me)
+for index in range(1500):
+    # Values tell the writer and the order: the owner logs 1_000_000.., the guest 2_000_000..
+    sdk.log_metric("shared", 1_000_000 + index, step=index)
+    if (index + 1) % 50 == 0:
+        sdk.persist_run()
+sdk.end_run()
+"""
+
+SAME_RUN_GUEST = """
+folder, me = sys.argv[1], int(sys.argv[2])
+deadline = time.monotonic() + 60
+while not Path(folder, "run-id").exists():
+    if time.monotonic() > deadline:
+        sys.exit("the owner never shared its run id")
+    time.sleep(0.002)
+run_id = Path(folder, "run-id").read_text()
 sdk = MLTrackingSDK()
 wait_for_go(folder, me)
 for index in range(1500):
-    # Values tell the writer and the order: writer 1 logs 1_000_000.., writer 2 logs 2_000_000..
-    sdk.log_metric("shared", (me + 1) * 1_000_000 + index, run=run_id, step=index)
+    sdk.log_metric("shared", 2_000_000 + index, run=run_id, step=index)
     if (index + 1) % 50 == 0:
         sdk.persist_run()
+print(run_id)
 """
 
 
@@ -218,15 +257,17 @@ def test_two_processes_writing_one_metric_of_one_run_keep_the_latest_window(
     db_path: Path, tmp_path: Path
 ) -> None:
     """Two processes appending to one run's metric: exactly the 1000 latest, none duplicated."""
-    owner = MLTrackingSDK(db_path=db_path, scenario="concurrency")
-    run = owner.start_run(run_name="shared")
-    children = [spawn(SAME_RUN_WRITER, tmp_path, me, run.id, db=db_path) for me in range(2)]
-    release_when_ready(tmp_path, 2, children)
-    finish(children)
-    owner.end_run()
+    create_database(db_path)
+    owner = spawn(SAME_RUN_OWNER, tmp_path, 1, db=db_path)
+    guest = spawn(SAME_RUN_GUEST, tmp_path, 2, db=db_path)
+    release_when_ready(tmp_path, 2, [owner, guest])
+    _, (out, _) = finish([owner, guest])
+    run_id = out.strip()
 
     with read_only(db_path) as connection:
-        (key,) = connection.execute("SELECT key FROM runs WHERE id = ?", (run.id,)).fetchone()
+        key, status = connection.execute(
+            "SELECT key, status FROM runs WHERE id = ?", (run_id,)
+        ).fetchone()
         rows = connection.execute(
             "SELECT seq, value FROM metrics WHERE run_key = ? AND name = 'shared' ORDER BY seq",
             (key,),
@@ -234,6 +275,7 @@ def test_two_processes_writing_one_metric_of_one_run_keep_the_latest_window(
         latest_seq = connection.execute(
             "SELECT seq FROM latest_metrics WHERE run_key = ? AND name = 'shared'", (key,)
         ).fetchone()[0]
+    assert status == "FINISHED"
     # 3000 values were persisted in all; the window is the last 1000 of them in persist order.
     assert latest_seq == 3000
     assert [seq for seq, _ in rows] == list(range(2001, 3001))
@@ -241,47 +283,51 @@ def test_two_processes_writing_one_metric_of_one_run_keep_the_latest_window(
     assert len(values) == len(set(values)) == 1000
     for writer in (1, 2):
         # A writer's kept values are the newest it logged, all of them, in the order it logged them.
-        indexes = [int(value) - writer * 1_000_000 for value in values if value // 1_000_000 == writer]
+        base = writer * 1_000_000
+        indexes = [int(value) - base for value in values if value // 1_000_000 == writer]
         if indexes:
             assert indexes == list(range(indexes[0], 1500))
-    history = MLTrackingSDK(db_path=db_path).get_metrics_history(run=run.id, metrics="shared")
-    assert [point.value for point in history[0].values] == values
+    reader = MLTrackingSDK(db_path=db_path)
+    (history,) = reader.get_metrics_history(run=run_id, metrics="shared")
+    assert [point.value for point in history.values] == values
+    reader.close()
 
 
 # ---------------------------------------------------------------- a reader during writes
 
+# Every persist writes the same number of values to each of these metrics.
+BATCH_METRICS = ["a", "b", "c", "d", "e", "f"]
+
 PAIR_WRITER = """
-folder, me = sys.argv[1], int(sys.argv[2])
+folder, me, names = sys.argv[1], int(sys.argv[2]), sys.argv[3].split(",")
 sdk = MLTrackingSDK()
 sdk.start_run(run_collection_name="pairs", run_name=f"pair-{me}")
 wait_for_go(folder, me)
-# 45 persists of 20 values each: 900 per metric, under the window, so a torn read would show.
-for batch in range(45):
-    for index in range(batch * 20, batch * 20 + 20):
-        sdk.log_metrics({"a": float(index), "b": float(index)})
+# 90 persists of 10 values each: 900 per metric, under the window, so a torn read would show.
+for batch in range(90):
+    for index in range(batch * 10, batch * 10 + 10):
+        sdk.log_metrics({name: float(index) for name in names})
     sdk.persist_run()
 sdk.end_run()
 """
 
 READER = """
-folder, me = sys.argv[1], sys.argv[2]
+folder, me, names = sys.argv[1], sys.argv[2], sys.argv[3].split(",")
 sdk = MLTrackingSDK()
 wait_for_go(folder, me)
-polls, seen, problems = 0, 0, []
+polls, problems = 0, []
 deadline = time.monotonic() + 90
 while not Path(folder, "stop").exists() and time.monotonic() < deadline:
-    runs = sdk.get_runs(scenario="concurrency")
-    for run in runs:
-        latest = (run.metrics.get("a"), run.metrics.get("b"))
-        if latest[0] != latest[1]:
-            problems.append(f"{run.name}: latest a/b {latest}")
-        history = {h.name: [v.value for v in h.values]
-                   for h in sdk.get_metrics_history(run=run.id, metrics=["a", "b"])}
-        if history["a"] != history["b"]:
-            problems.append(f"{run.name}: {len(history['a'])} values of a, {len(history['b'])} of b")
-        seen += len(history["a"])
+    for run in sdk.get_runs(scenario="concurrency"):
+        latest = {run.metrics.get(name) for name in names}
+        if len(latest) != 1:
+            problems.append(f"{run.name}: latest values {run.metrics}")
+        history = sdk.get_metrics_history(run=run.id, metrics=names)
+        counts = {h.name: len(h.values) for h in history}
+        if len({tuple(v.value for v in h.values) for h in history}) != 1:
+            problems.append(f"{run.name}: a partial persist, counts {counts}")
     polls += 1
-print(json.dumps({"polls": polls, "seen": seen, "problems": problems[:20]}))
+print(json.dumps({"polls": polls, "problems": problems[:20]}))
 """
 
 
@@ -289,10 +335,11 @@ print(json.dumps({"polls": polls, "seen": seen, "problems": problems[:20]}))
 def test_a_reader_polling_during_persists_never_sees_half_a_persist(
     db_path: Path, tmp_path: Path
 ) -> None:
-    """A reader polling while three writers persist never fails and never sees a partial batch."""
+    """A reader polling while three writers persist never fails and never sees a partial persist."""
     create_database(db_path)
-    writers = [spawn(PAIR_WRITER, tmp_path, me, db=db_path) for me in range(3)]
-    reader = spawn(READER, tmp_path, "reader", db=db_path)
+    names = ",".join(BATCH_METRICS)
+    writers = [spawn(PAIR_WRITER, tmp_path, me, names, db=db_path) for me in range(3)]
+    reader = spawn(READER, tmp_path, "reader", names, db=db_path)
     release_when_ready(tmp_path, 4, [*writers, reader])
     try:
         finish(writers)
@@ -307,4 +354,4 @@ def test_a_reader_polling_during_persists_never_sees_half_a_persist(
         counts = connection.execute(
             "SELECT count(*) FROM metrics GROUP BY run_key, name"
         ).fetchall()
-    assert counts == [(900,)] * 6
+    assert counts == [(900,)] * (3 * len(BATCH_METRICS))
