@@ -233,7 +233,10 @@ class MLTrackingSDK:
         """
         # The hot path: a name already seen in the active run, no run/step/timestamp.
         if run is None and step is None and timestamp is None:
-            window = self._windows.get(name)
+            try:
+                window = self._windows.get(name)
+            except TypeError:  # an unhashable name: the slow path reports it
+                window = None
             if window is not None:
                 if value.__class__ is not float or not -_MAX <= value <= _MAX:
                     value = check_metric_value(name, value)

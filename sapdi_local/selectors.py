@@ -20,6 +20,8 @@ def selector_values(field: str, value: Any) -> tuple[str, ...] | None:
     if value is None:
         return None
     if isinstance(value, str):
+        if "," not in value:
+            return (value,)
         return tuple(part.strip() for part in value.split(",") if part.strip())
     if hasattr(value, "id") and isinstance(value.id, str):
         return (value.id,)

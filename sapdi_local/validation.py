@@ -40,7 +40,37 @@ def check_name(field: str, name: object) -> str:
         )
     if "\x00" in name:
         raise InvalidNameError(f"{field} {name!r} contains a NUL character; remove it")
+    if not name.isascii() and not _encodes_as_utf8(name):
+        raise InvalidNameError(
+            f"{field} {name!r} contains a lone surrogate, which has no UTF-8 form; "
+            "decode the text properly (for example with errors='replace')"
+        )
     return name
+
+
+def _encodes_as_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _as_text(kind: str, key: str, value: object) -> str:
+    """The string form of a parameter or tag value, which must be storable as UTF-8."""
+    try:
+        text = value if isinstance(value, str) else str(value)
+    except ValueError as error:  # for example an int longer than sys.get_int_max_str_digits()
+        raise InvalidValueError(
+            f"{kind} {key!r}: the value cannot be turned into text ({error}); values are "
+            f"stored as text of at most {MAX_VALUE_LENGTH} characters"
+        ) from None
+    if not text.isascii() and not _encodes_as_utf8(text):
+        raise InvalidValueError(
+            f"{kind} {key!r}: the value contains a lone surrogate, which has no UTF-8 form; "
+            "decode the text properly (for example with errors='replace')"
+        )
+    return text
 
 
 def check_parameter(name: object, value: object) -> tuple[str, str]:
@@ -51,7 +81,7 @@ def check_parameter(name: object, value: object) -> tuple[str, str]:
             f"parameter name {key!r} is reserved for the run's {key} time, which the tracker "
             f"records itself; choose another name, such as '{key}_value'"
         )
-    text = value if isinstance(value, str) else str(value)
+    text = _as_text("parameter", key, value)
     if len(text) > MAX_VALUE_LENGTH:
         raise InvalidValueError(
             f"parameter {key!r} has a value of {len(text)} characters; the limit is "
@@ -68,7 +98,7 @@ def check_tag(name: object, value: object) -> tuple[str, str]:
             f"tag key {key!r} is reserved: it holds the run's name. To rename a run, call "
             f"update_run_info(run_name=...)"
         )
-    text = value if isinstance(value, str) else str(value)
+    text = _as_text("tag", key, value)
     if len(text) > MAX_VALUE_LENGTH:
         raise InvalidValueError(
             f"tag {key!r} has a value of {len(text)} characters; the limit is {MAX_VALUE_LENGTH}: "
@@ -87,6 +117,11 @@ def check_label(name: object, value: object) -> tuple[str, str]:
             f"label {key!r} must be a JSON value (str, number, bool, None, list or dict of "
             f"those, finite numbers only); {value!r} is not: {error}"
         ) from None
+    if not text.isascii() and not _encodes_as_utf8(text):
+        raise InvalidValueError(
+            f"label {key!r} contains a lone surrogate, which has no UTF-8 form; "
+            "decode the text properly (for example with errors='replace')"
+        )
     if len(text) > MAX_LABEL_JSON_LENGTH:
         raise InvalidValueError(
             f"label {key!r} is {len(text)} characters as JSON; the limit is "
