@@ -83,28 +83,23 @@ def _migrations() -> Any:
                 foreign_keys=[("run_key", "runs", "key")],
             )
         db.table("tags").create_index(["name", "value"])
+        # One row per stored value, and per metric its latest value and sequence number.
+        metric_columns = {
+            "run_key": int,
+            "name": str,
+            "seq": int,
+            "step": int,
+            "timestamp": float,
+            "value": float,
+        }
         db.table("metrics").create(
-            {
-                "run_key": int,
-                "name": str,
-                "seq": int,
-                "step": int,
-                "timestamp": float,
-                "value": float,
-            },
+            metric_columns,
             foreign_keys=[("run_key", "runs", "key")],
             not_null=["run_key", "name", "seq", "timestamp", "value"],
         )
         db.table("metrics").create_index(["run_key", "name", "seq"], unique=True)
         db.table("latest_metrics").create(
-            {
-                "run_key": int,
-                "name": str,
-                "seq": int,
-                "step": int,
-                "timestamp": float,
-                "value": float,
-            },
+            metric_columns,
             pk=("run_key", "name"),
             foreign_keys=[("run_key", "runs", "key")],
         )

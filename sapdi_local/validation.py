@@ -19,9 +19,6 @@ MAX_LABEL_JSON_LENGTH = 5000
 HISTORY_WINDOW = 1000
 MAX_METRIC_VALUE = 1.7976931348623157e308  # the largest finite double
 
-RESERVED_PARAMETERS = frozenset({"start", "end"})
-RESERVED_TAGS = frozenset({"runName"})
-
 
 def check_name(field: str, name: object) -> str:
     """Return ``name`` if it is a usable metric, parameter, tag or label name."""
@@ -73,36 +70,37 @@ def _as_text(kind: str, key: str, value: object) -> str:
     return text
 
 
+# Why each reserved name is refused, and what to do instead.
+_RESERVED_ADVICE = {
+    ("parameter", "start"): "it holds the run's start time, which the tracker records itself; "
+    "choose another name, such as 'start_value'",
+    ("parameter", "end"): "it holds the run's end time, which the tracker records itself; "
+    "choose another name, such as 'end_value'",
+    ("tag", "runName"): "it holds the run's name. To rename a run, call "
+    "update_run_info(run_name=...)",
+}
+
+
 def check_parameter(name: object, value: object) -> tuple[str, str]:
     """Validate one parameter; values of any type are stored as their string form."""
-    key = check_name("parameter name", name)
-    if key in RESERVED_PARAMETERS:
-        raise InvalidNameError(
-            f"parameter name {key!r} is reserved for the run's {key} time, which the tracker "
-            f"records itself; choose another name, such as '{key}_value'"
-        )
-    text = _as_text("parameter", key, value)
-    if len(text) > MAX_VALUE_LENGTH:
-        raise InvalidValueError(
-            f"parameter {key!r} has a value of {len(text)} characters; the limit is "
-            f"{MAX_VALUE_LENGTH}: store a shorter value (a path or a hash of the long one)"
-        )
-    return key, text
+    return _check_text_pair("parameter", "parameter name", name, value)
 
 
 def check_tag(name: object, value: object) -> tuple[str, str]:
     """Validate one tag; values are stored as strings, like parameter values."""
-    key = check_name("tag key", name)
-    if key in RESERVED_TAGS:
-        raise InvalidNameError(
-            f"tag key {key!r} is reserved: it holds the run's name. To rename a run, call "
-            f"update_run_info(run_name=...)"
-        )
-    text = _as_text("tag", key, value)
+    return _check_text_pair("tag", "tag key", name, value)
+
+
+def _check_text_pair(kind: str, field: str, name: object, value: object) -> tuple[str, str]:
+    key = check_name(field, name)
+    advice = _RESERVED_ADVICE.get((kind, key))
+    if advice is not None:
+        raise InvalidNameError(f"{field} {key!r} is reserved: {advice}")
+    text = _as_text(kind, key, value)
     if len(text) > MAX_VALUE_LENGTH:
         raise InvalidValueError(
-            f"tag {key!r} has a value of {len(text)} characters; the limit is {MAX_VALUE_LENGTH}: "
-            "store a shorter value"
+            f"{kind} {key!r} has a value of {len(text)} characters; the limit is "
+            f"{MAX_VALUE_LENGTH}: store a shorter value (a path or a hash of the long one)"
         )
     return key, text
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 import textwrap
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,6 +42,25 @@ def db_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
+def close_quietly(instance: MLTrackingSDK) -> None:
+    """Close an SDK; a test may leave its database unwritable on purpose, and closing only
+    warns then."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        instance.close()
+
+
+@contextmanager
+def as_default_sdk(instance: MLTrackingSDK) -> Iterator[MLTrackingSDK]:
+    """Make ``instance`` the SDK of the module functions, then restore the previous one."""
+    previous = tracking.set_default_sdk(instance)
+    try:
+        yield instance
+    finally:
+        tracking.set_default_sdk(previous)
+        close_quietly(instance)
+
+
 @pytest.fixture
 def sdk(db_path: Path) -> Iterator[MLTrackingSDK]:
     """A fresh default SDK (what the module functions use) with a fixed context."""
@@ -49,19 +71,43 @@ def sdk(db_path: Path) -> Iterator[MLTrackingSDK]:
         pipeline="train.py",
         execution="exec-1",
     )
-    previous = tracking.set_default_sdk(instance)
-    try:
+    with as_default_sdk(instance):
         yield instance
+
+
+@pytest.fixture
+def sdk_factory() -> Iterator[Callable[..., MLTrackingSDK]]:
+    """Build MLTrackingSDKs with any arguments; each is closed when the test ends."""
+    made: list[MLTrackingSDK] = []
+
+    def make(**arguments: Any) -> MLTrackingSDK:
+        instance = MLTrackingSDK(**arguments)
+        made.append(instance)
+        return instance
+
+    yield make
+    for instance in made:
+        close_quietly(instance)
+
+
+@contextmanager
+def read_only(db: Path) -> Iterator[sqlite3.Connection]:
+    """A connection that can only read the database file, closed afterwards."""
+    connection = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        yield connection
     finally:
-        tracking.set_default_sdk(previous)
-        with warnings.catch_warnings():
-            # A test may leave the database unwritable on purpose; closing only warns then.
-            warnings.simplefilter("ignore")
-            instance.close()
+        connection.close()
 
 
-def run_python(code: str, *, env: dict[str, str] | None = None, cwd: Path | None = None,
-               timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess[str]:
+def run_python(
+    code: str,
+    *,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 120,
+    check: bool = True,
+) -> subprocess.CompletedProcess[str]:
     """Run ``code`` in a fresh interpreter (dedented), with SAPDI_* taken from ``env``."""
     full_env = {k: v for k, v in os.environ.items() if k not in CONTEXT_VARIABLES}
     full_env.update(env or {})

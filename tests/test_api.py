@@ -66,7 +66,11 @@ def test_start_run_returns_a_run_with_its_context(sdk: MLTrackingSDK) -> None:
     assert (run.collection, run.collection_is_default) == ("train.py", True)
     assert run.collection_display_name == "train.py (Default)"
     assert (run.scenario, run.scenario_version, run.pipeline, run.execution) == (
-        "scenario-a", "v1", "train.py", "exec-1")
+        "scenario-a",
+        "v1",
+        "train.py",
+        "exec-1",
+    )
     assert sdk.active_run == run
 
 
@@ -105,8 +109,16 @@ def test_every_call_form_is_accepted(sdk: MLTrackingSDK) -> None:
     tracking.log_metric("m", 1)
     tracking.log_metric(name="m", value=2, step=7, timestamp=1_700_000_000)
     tracking.log_metrics({"n": 3})
-    tracking.log_metrics([{"name": "n", "value": 4, "step": 2,
-                           "timestamp": datetime(2024, 1, 1, tzinfo=timezone.utc)}])
+    tracking.log_metrics(
+        [
+            {
+                "name": "n",
+                "value": 4,
+                "step": 2,
+                "timestamp": datetime(2024, 1, 1, tzinfo=timezone.utc),
+            }
+        ]
+    )
     tracking.end_run()
     [stored] = tracking.get_runs(run=run)
     assert {k: stored.parameters[k] for k in "abc"} == {"a": "1", "b": "2.5", "c": "x"}
@@ -173,7 +185,11 @@ def test_update_run_info_renames_and_moves_before_during_and_after(sdk: MLTracki
     tracking.end_run()
     tracking.update_run_info(run=run, run_collection_name="moved", tags={"phase": "2"})
     [stored] = tracking.get_runs(run=run)
-    assert (stored.name, stored.collection, stored.collection_is_default) == ("during", "moved", False)
+    assert (stored.name, stored.collection, stored.collection_is_default) == (
+        "during",
+        "moved",
+        False,
+    )
     assert stored.tags["phase"] == "2"
     other = MLTrackingSDK(db_path=sdk.db_path, pipeline="other.py")
     other.update_run_info(run=run.id, run_name="from another process")
@@ -218,7 +234,9 @@ def test_cache_is_persisted_when_it_reaches_its_limit(sdk: MLTrackingSDK, db_pat
     assert stored_metric_rows(db_path) == 30_000
 
 
-def test_persist_run_writes_now_and_reads_see_pending_values(sdk: MLTrackingSDK, db_path: Path) -> None:
+def test_persist_run_writes_now_and_reads_see_pending_values(
+    sdk: MLTrackingSDK, db_path: Path
+) -> None:
     """persist_run writes at once; get_runs in the same process shows values not yet persisted."""
     run = tracking.start_run()
     tracking.log_metric("m", 1)
@@ -256,7 +274,7 @@ def test_errors_share_one_root() -> None:
 
 
 def test_importing_tracking_stays_light() -> None:
-    """`import sapdi_local.tracking` loads neither sqlite-utils, filelock, platformdirs nor sqlite3."""
+    """`import sapdi_local.tracking` loads no sqlite-utils, filelock, platformdirs or sqlite3."""
     result = run_python(
         """
         import sys

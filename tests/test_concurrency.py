@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from conftest import CONTEXT_VARIABLES
+from conftest import CONTEXT_VARIABLES, read_only
 
 from sapdi_local import MLTrackingSDK
 from sapdi_local.store import MIGRATION_SET, SCHEMA_VERSION
@@ -91,16 +88,6 @@ def create_database(db: Path) -> None:
     sdk = MLTrackingSDK(db_path=db)
     sdk.store.connection()
     sdk.close()
-
-
-@contextmanager
-def read_only(db: Path) -> Iterator[sqlite3.Connection]:
-    """A connection that can only read the database file, closed afterwards."""
-    connection = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
-        yield connection
-    finally:
-        connection.close()
 
 
 # ---------------------------------------------------------------- many writers, many runs

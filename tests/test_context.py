@@ -11,8 +11,7 @@ import subprocess
 import sys
 import time
 import types
-import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,20 +32,11 @@ def no_notebook_variables(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def make_sdk(db_path: Path) -> Iterator[Callable[..., MLTrackingSDK]]:
+def make_sdk(
+    db_path: Path, sdk_factory: Callable[..., MLTrackingSDK]
+) -> Callable[..., MLTrackingSDK]:
     """Build SDKs on the test's database; each is closed when the test ends."""
-    made: list[MLTrackingSDK] = []
-
-    def make(**arguments: Any) -> MLTrackingSDK:
-        instance = MLTrackingSDK(db_path=db_path, **arguments)
-        made.append(instance)
-        return instance
-
-    yield make
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for instance in made:
-            instance.close()
+    return lambda **arguments: sdk_factory(db_path=db_path, **arguments)
 
 
 def origin(run: Run) -> dict[str, str | None]:

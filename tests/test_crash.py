@@ -6,18 +6,15 @@ import os
 import queue
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import textwrap
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from conftest import CONTEXT_VARIABLES, run_python
+from conftest import CONTEXT_VARIABLES, read_only, run_python
 from filelock import FileLock
 
 from sapdi_local import MLTrackingSDK, TrackingError
@@ -82,16 +79,6 @@ class Child:
             if stream is not None:
                 stream.close()
         return self.seen
-
-
-@contextmanager
-def read_only(db: Path) -> Iterator[sqlite3.Connection]:
-    """A connection that can only read the database file, closed afterwards."""
-    connection = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
-        yield connection
-    finally:
-        connection.close()
 
 
 def stored_values(db: Path, run_id: str, metric: str) -> list[float]:

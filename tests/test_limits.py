@@ -11,7 +11,6 @@ import json
 import math
 import sqlite3
 import uuid
-import warnings
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import as_default_sdk
 
 from sapdi_local import MLTrackingSDK, Run, tracking
 from sapdi_local.errors import (
@@ -66,14 +66,8 @@ def sdk(shared_db: Path) -> Iterator[MLTrackingSDK]:
         pipeline="train.py",
         execution="exec-1",
     )
-    previous = tracking.set_default_sdk(instance)
-    try:
+    with as_default_sdk(instance):
         yield instance
-    finally:
-        tracking.set_default_sdk(previous)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # a failed test may leave unwritable values behind
-            instance.close()
 
 
 def scenario() -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from conftest import run_python
 
-EXAMPLE_LOG_ONE_METRIC = '''
+EXAMPLE_LOG_ONE_METRIC = """
 from sapdi import tracking
 
 run = tracking.start_run()
@@ -52,9 +52,9 @@ tracking.set_labels({
 # more code
 
 tracking.end_run()
-'''
+"""
 
-CHECK_LOG_ONE_METRIC = '''
+CHECK_LOG_ONE_METRIC = """
 import sapdi
 [stored] = tracking.get_runs(run=run)
 assert stored.status == "FINISHED"
@@ -69,9 +69,9 @@ assert stored.labels == {"accuracy": {"format_string": "percentage"}}
 [history] = tracking.get_metrics_history(run=run)
 assert [v.value for v in history.values] == [1.0, 1.0]
 print("checked")
-'''
+"""
 
-EXAMPLE_LOG_FETCH_DELETE = '''
+EXAMPLE_LOG_FETCH_DELETE = """
 import sapdi  # edit: the page uses sapdi below without importing it
 from sapdi import tracking
 
@@ -112,9 +112,9 @@ tracking.delete_runs(scenario=scenario_object)
 # To Delete runs for multiple scenarios
 scenario_list = sapdi.list_scenarios()
 tracking.delete_runs(scenario=scenario_list)
-'''
+"""
 
-CHECK_LOG_FETCH_DELETE = '''
+CHECK_LOG_FETCH_DELETE = """
 [stored] = fetched_by_run
 assert stored.metrics == {"accuracy": 0.89, "cross_entropy": 3.2, "avg_loss": 0.59, "uncertainty": 0.4}
 assert runs == []  # the run has no tag tag_key=tag_value
@@ -122,9 +122,9 @@ assert tracking.get_runs(run=run) == []
 assert tracking.get_runs(scenario=sapdi.get_current_scenario()) == []
 assert [s.id for s in scenario_list] == [scenario_object.id]
 print("checked")
-'''
+"""
 
-EXAMPLE_LABELS = '''
+EXAMPLE_LABELS = """
 from sapdi import tracking  # edit: the fragment assumes the import and an active run
 run = tracking.start_run()
 value_n = "value_n"
@@ -137,15 +137,15 @@ tracking.set_labels({
 })
 
 tracking.end_run()
-'''
+"""
 
-CHECK_LABELS = '''
+CHECK_LABELS = """
 [stored] = tracking.get_runs(run=run)
 assert stored.labels == {"accuracy": {"format_string": "percentage"}, "Label_n": "value_n"}
 print("checked")
-'''
+"""
 
-EXAMPLE_RUN_INFO = '''
+EXAMPLE_RUN_INFO = """
 from sapdi import tracking  # edit: the fragment assumes the import
 
 # To set run_name or run_collection while starting run
@@ -163,9 +163,9 @@ tracking.end_run()
 
 # Update run_name or run_collection after run has ended
 tracking.update_run_info(run=run, run_collection_name='Logistics Regression3', run_name='LR_run_7')
-'''
+"""
 
-CHECK_RUN_INFO = '''
+CHECK_RUN_INFO = """
 assert run.name == "LR_run_5" and run.collection == "Logistics Regression"
 assert (during.name, during.collection, during.status) == ("LR_run_6", "Logistics Regression2", "RUNNING")
 [stored] = tracking.get_runs(run=run)
@@ -173,9 +173,9 @@ assert (stored.name, stored.collection) == ("LR_run_7", "Logistics Regression3")
 assert not stored.collection_is_default
 assert stored.tags["runName"] == "LR_run_7"
 print("checked")
-'''
+"""
 
-EXAMPLE_HISTORY = '''
+EXAMPLE_HISTORY = """
 from sapdi import tracking
 run = tracking.start_run()
 #logging metrics multiple times
@@ -203,9 +203,9 @@ runs = tracking.get_runs(run=run)
 metric_history = tracking.get_metrics_history(run=runs[0], metrics=['accuracy','avg_loss'])
 # Fetch history all metrics while run after run has ended
 metric_history_all = tracking.get_metrics_history(run=runs[0])
-'''
+"""
 
-CHECK_HISTORY = '''
+CHECK_HISTORY = """
 assert [h.name for h in active_history] == ["accuracy", "avg_loss"]
 assert [[v.value for v in h.values] for h in active_history] == [[0.89] * 10, [0.59] * 10]
 assert sorted(h.name for h in active_history_all) == ["accuracy", "avg_loss", "cross_entropy"]
@@ -215,7 +215,7 @@ assert all(len(h.values) == 10 for h in metric_history)
 assert sorted(h.name for h in metric_history_all) == [
     "accuracy", "avg_loss", "cross_entropy", "uncertainty"]
 print("checked")
-'''
+"""
 
 EXAMPLES = {
     "log one metric at a time": (EXAMPLE_LOG_ONE_METRIC, CHECK_LOG_ONE_METRIC),
@@ -249,7 +249,11 @@ def test_seed_two_collections_from_one_notebook(tmp_path: Path) -> None:
     """
     result = run_python(
         code,
-        env={"SAPDI_LOCAL_DB": str(tmp_path / "t.db"), "SAPDI_NOTEBOOK": "abc", "SAPDI_SCENARIO": "demo"},
+        env={
+            "SAPDI_LOCAL_DB": str(tmp_path / "t.db"),
+            "SAPDI_NOTEBOOK": "abc",
+            "SAPDI_SCENARIO": "demo",
+        },
         cwd=tmp_path,
     )
     assert result.stdout.strip() == "['RC1', 'abc (Default)']"

@@ -10,8 +10,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import platformdirs
@@ -32,21 +31,13 @@ CONTEXT = {
 
 
 @pytest.fixture
-def make_sdk() -> Iterator[Callable[..., MLTrackingSDK]]:
+def make_sdk(sdk_factory: Callable[..., MLTrackingSDK]) -> Callable[..., MLTrackingSDK]:
     """Build SDKs with a fixed context; each is closed when the test ends."""
-    made: list[MLTrackingSDK] = []
 
     def make(db_path: Path | None = None, **arguments: object) -> MLTrackingSDK:
-        instance = MLTrackingSDK(db_path=db_path, **{**CONTEXT, **arguments})  # type: ignore[arg-type]
-        made.append(instance)
-        return instance
+        return sdk_factory(db_path=db_path, **{**CONTEXT, **arguments})
 
-    yield make
-    with warnings.catch_warnings():
-        # Some tests leave a file broken on purpose: closing only warns then.
-        warnings.simplefilter("ignore")
-        for instance in made:
-            instance.close()
+    return make
 
 
 def home_env(tmp_path: Path) -> dict[str, str]:
