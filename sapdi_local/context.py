@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import InvalidTypeError
+from .errors import InvalidValueError
 from .validation import check_name
 
 NOTEBOOK = "notebook"
@@ -52,31 +53,45 @@ def resolve_context(
 ) -> RunContext:
     """Fill every part of a RunContext from arguments, environment and local facts."""
     if notebook is not None and pipeline is not None:
-        raise InvalidTypeError(
+        raise InvalidValueError(
             "a run comes from a notebook or a pipeline, not both: pass notebook= or pipeline="
         )
-    env = os.environ
     project = _project_root(Path.cwd())
-    scenario = scenario or env.get("SAPDI_SCENARIO") or project.name or "default"
-    scenario_version = (
-        scenario_version or env.get("SAPDI_SCENARIO_VERSION") or git_commit(project) or UNVERSIONED
-    )
-    if notebook is None and pipeline is None:
-        notebook = env.get("SAPDI_NOTEBOOK") or None
-        pipeline = None if notebook else env.get("SAPDI_PIPELINE") or None
-    if notebook is None and pipeline is None:
-        notebook = jupyter_notebook_name()
-        if notebook is None:
-            pipeline = script_name()
-    execution = execution or env.get("SAPDI_EXECUTION") or process_execution_id()
-    kind, source = (NOTEBOOK, notebook) if notebook is not None else (PIPELINE, pipeline)
+    scenario_field = _chosen("scenario", scenario, "SAPDI_SCENARIO")
+    version_field = _chosen("scenario_version", scenario_version, "SAPDI_SCENARIO_VERSION")
+    if notebook is not None or pipeline is not None:
+        kind = NOTEBOOK if notebook is not None else PIPELINE
+        source_field: tuple[str, str | None] = (kind, notebook or pipeline)
+    elif os.environ.get("SAPDI_NOTEBOOK"):
+        kind, source_field = NOTEBOOK, ("SAPDI_NOTEBOOK", os.environ["SAPDI_NOTEBOOK"])
+    elif os.environ.get("SAPDI_PIPELINE"):
+        kind, source_field = PIPELINE, ("SAPDI_PIPELINE", os.environ["SAPDI_PIPELINE"])
+    elif (notebook_name := jupyter_notebook_name()) is not None:
+        kind, source_field = NOTEBOOK, ("the notebook's name", notebook_name)
+    else:
+        kind, source_field = PIPELINE, ("the script's name", script_name())
+    execution_field = _chosen("execution", execution, "SAPDI_EXECUTION")
     return RunContext(
-        scenario=check_name("scenario", scenario),
-        scenario_version=check_name("scenario_version", scenario_version),
+        scenario=_check(scenario_field, lambda: project.name or "default"),
+        scenario_version=_check(version_field, lambda: git_commit(project) or UNVERSIONED),
         source_kind=kind,
-        source=check_name(kind, source),
-        execution=check_name("execution", execution),
+        source=_check(source_field, lambda: None),
+        execution=_check(execution_field, process_execution_id),
     )
+
+
+def _chosen(argument_name: str, argument: str | None, variable: str) -> tuple[str, str | None]:
+    """The value to use and where it came from, so an error names what to change."""
+    if argument is not None:
+        return argument_name, argument
+    if os.environ.get(variable):
+        return variable, os.environ[variable]
+    return argument_name, None
+
+
+def _check(field: tuple[str, str | None], default: Callable[[], str | None]) -> str:
+    where, value = field
+    return check_name(where, value if value is not None else default())
 
 
 def process_execution_id() -> str:

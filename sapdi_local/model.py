@@ -62,6 +62,7 @@ class Run:
             "name": self.name,
             "collection": self.collection,
             "collection_is_default": self.collection_is_default,
+            "collection_display_name": self.collection_display_name,
             "scenario": self.scenario,
             "scenario_version": self.scenario_version,
             "notebook": self.notebook,

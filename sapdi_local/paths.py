@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from .errors import InvalidTypeError
+
 DB_ENV_VAR = "SAPDI_LOCAL_DB"
 APP_NAME = "sapdi-local"
 DB_FILE_NAME = "tracking.db"
@@ -28,6 +30,11 @@ def resolve_db_path(db_path: str | os.PathLike[str] | None = None) -> Path:
     PosixPath('/tmp/runs.db')
     """
     if db_path is not None:
+        if not isinstance(db_path, (str, os.PathLike)):
+            raise InvalidTypeError(
+                f"db_path must be a path (str or os.PathLike), got {type(db_path).__name__} "
+                f"{db_path!r}"
+            )
         return Path(db_path).expanduser().absolute()
     from_env = os.environ.get(DB_ENV_VAR)
     if from_env:

@@ -9,18 +9,17 @@ one warns instead of raising, so the training it measures goes on.
 
 from __future__ import annotations
 
-import atexit
 import json
 import os
-import sys
+import threading
 import warnings
-import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from time import time
 from typing import TYPE_CHECKING, Any
 
-from .cache import BYTES_PER_CACHED_VALUE, Cache, Window, new_window, text_cost
+from . import lifecycle
+from .cache import BYTES_PER_CACHED_VALUE, Cache, MetricEntry, Window, text_cost
 from .context import RunContext, current_process, process_is_gone, resolve_context
 from .errors import (
     InvalidTypeError,
@@ -28,10 +27,8 @@ from .errors import (
     PersistWarning,
     RunAlreadyActiveError,
     RunNotFoundError,
-    TrackingError,
 )
 from .model import (
-    FAILED,
     FINISHED,
     KILLED,
     RUNNING,
@@ -60,10 +57,11 @@ from .validation import (
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from .store import RunRecord, Store
+    from .store import PersistBatch, RunRecord, Store
 
 CACHE_LIMIT_BYTES = 1.5 * 1024 * 1024
 _MAX = MAX_METRIC_VALUE
+_STEP_LIMIT = 2**63  # steps are stored as 64-bit integers
 
 
 class MLTrackingSDK:
@@ -109,7 +107,10 @@ class MLTrackingSDK:
         self._windows: dict[str, Window] = {}
         self._budget_size = max(1, int(cache_limit_bytes // BYTES_PER_CACHED_VALUE))
         self._budget = self._budget_size
-        _LIVE_SDKS.add(self)
+        # Name, collection and tags given to update_run_info() before start_run().
+        self._next_run_info: dict[str, Any] = {}
+        self._persist_lock = threading.Lock()
+        lifecycle.register(self)
 
     # ------------------------------------------------------------ resources
 
@@ -156,6 +157,9 @@ class MLTrackingSDK:
             )
         collection = check_optional_text("run_collection_name", run_collection_name)
         name = check_optional_text("run_name", run_name)
+        planned = self._next_run_info
+        collection = collection or planned.get("collection")
+        name = name or planned.get("name")
         import uuid  # imported when first needed: keeps "import tracking" light
 
         context = self.context
@@ -166,7 +170,8 @@ class MLTrackingSDK:
             id=run_id,
             name=name or run_id,
             collection=collection or context.source,
-            collection_is_default=collection is None,
+            # A collection named after the run's own notebook or pipeline is its default one.
+            collection_is_default=collection is None or collection == context.source,
             scenario=context.scenario,
             scenario_version=context.scenario_version,
             notebook=context.notebook,
@@ -196,13 +201,17 @@ class MLTrackingSDK:
         self._known_runs.add(run_id)
         self._active = run
         self._windows = self._cache.windows(run_id)
+        self._next_run_info = {}
+        lifecycle.hold(self)
+        if planned.get("tags"):
+            self._cache.stage(self._cache.tags, run_id, planned["tags"])
         return run
 
     def end_run(self) -> None:
         """End the active run and persist everything logged."""
         self._end_active_run(FINISHED, explicit=True)
 
-    def _end_active_run(self, status: str, *, explicit: bool) -> None:
+    def _end_active_run(self, status: str, *, explicit: bool, at_exit: bool = False) -> None:
         if self._active is None:
             if explicit:
                 raise NoActiveRunError(
@@ -210,12 +219,14 @@ class MLTrackingSDK:
                 )
             return
         run_id = self._active.id
-        self._cache.run_updates.setdefault(run_id, {}).update(status=status, end_time=time())
+        self._cache.stage(
+            self._cache.run_updates, run_id, {"status": status, "end_time": time()}.items()
+        )
         # The run is over in memory even if the persist below fails: its end stays
         # in the cache and is written by the next persist.
         self._active = None
         self._windows = {}
-        self._persist(explicit=explicit)
+        self._persist(explicit=explicit, at_exit=at_exit)
 
     # ------------------------------------------------------------ logging
 
@@ -231,16 +242,30 @@ class MLTrackingSDK:
 
         >>> tracking.log_metric("loss", 0.25)
         """
-        # The hot path: a name already seen in the active run, no run/step/timestamp.
-        if run is None and step is None and timestamp is None:
+        # The hot path: a name already seen in the active run, no run= and no timestamp=.
+        # It makes the same checks as the slow path, inline for the common types.
+        if run is None and timestamp is None:
             try:
                 window = self._windows.get(name)
             except TypeError:  # an unhashable name: the slow path reports it
                 window = None
             if window is not None:
-                if value.__class__ is not float or not -_MAX <= value <= _MAX:
+                kind = value.__class__
+                if kind is float:
+                    if not -_MAX <= value <= _MAX:  # also false for NaN
+                        value = check_metric_value(name, value)
+                elif kind is int:
+                    try:
+                        value = float(value)
+                    except OverflowError:
+                        value = check_metric_value(name, value)
+                else:
                     value = check_metric_value(name, value)
-                window.append((value, None, time()))
+                if step is not None and (
+                    step.__class__ is not int or not -_STEP_LIMIT <= step < _STEP_LIMIT
+                ):
+                    step = check_step(name, step)
+                window.append((value, step, time()))
                 self._budget -= 1
                 if self._budget <= 0:
                     self._check_cache_size()
@@ -279,7 +304,7 @@ class MLTrackingSDK:
         self, run_id: str, items: Sequence[tuple[object, object, object, object]]
     ) -> None:
         now = time()
-        checked = []
+        checked: list[tuple[str, MetricEntry]] = []
         for name, value, step, timestamp in items:  # all checked before any is cached
             key = check_name("metric name", name)
             checked.append(
@@ -292,12 +317,8 @@ class MLTrackingSDK:
                     ),
                 )
             )
-        windows = self._cache.windows(run_id)
-        for key, entry in checked:
-            window = windows.get(key)
-            if window is None:
-                window = windows[key] = new_window()
-            window.append(entry)
+        self._cache.append_metrics(run_id, checked)
+        lifecycle.hold(self)
         self._spend(len(checked))
 
     def log_parameters(
@@ -350,7 +371,8 @@ class MLTrackingSDK:
         run: Run | str | None,
         checked: list[tuple[str, str]],
     ) -> None:
-        pending.setdefault(self._run_id(run), {}).update(checked)
+        self._cache.stage(pending, self._run_id(run), checked)
+        lifecycle.hold(self)
         self._spend(text_cost(checked))
 
     def _spend(self, values: int) -> None:
@@ -381,25 +403,28 @@ class MLTrackingSDK:
         """
         self._persist(explicit=True)
 
-    def _persist(self, *, explicit: bool) -> None:
-        batch = self._cache.take()
-        self._windows = {} if self._active is None else self._cache.windows(self._active.id)
-        self._budget = self._budget_size
-        if not batch.run_ids():
-            return
-        try:
-            deleted = self.store.persist(batch)
-        except BaseException as error:
-            self._cache.restore(batch)
-            if explicit or not isinstance(error, TrackingError):
-                raise
-            warnings.warn(
-                f"sapdi-local could not persist logged values: {error}. They are kept in memory "
-                "and written by the next persist.",
-                PersistWarning,
-                stacklevel=3,
-            )
-            return
+    def _persist(self, *, explicit: bool, at_exit: bool = False) -> None:
+        """Write the cache in one transaction. Explicit persists raise on failure;
+        automatic ones warn; either way a batch that was not committed goes back in
+        the cache for the next persist."""
+        # Persists take turns (a thread's automatic one and another's explicit one), so
+        # that batches reach the file in the order their values were logged.
+        with self._persist_lock:
+            active_id = None if self._active is None else self._active.id
+            batch = self._cache.take(keep=active_id)
+            self._budget = self._budget_size
+            if not batch.run_ids():
+                deleted: set[str] = set()
+            else:
+                try:
+                    deleted = self.store.persist(batch)
+                except BaseException as error:
+                    if not batch.committed:
+                        self._cache.restore(batch)
+                    if explicit or not isinstance(error, Exception):
+                        raise
+                    self._warn_not_saved(error, batch, at_exit=at_exit)
+                    return
         if deleted:
             warnings.warn(
                 "values logged to runs that were deleted meanwhile were dropped: "
@@ -407,6 +432,26 @@ class MLTrackingSDK:
                 PersistWarning,
                 stacklevel=3,
             )
+        if self._active is None and not self._cache.has_pending():
+            lifecycle.release(self)
+
+    @staticmethod
+    def _warn_not_saved(error: BaseException, batch: PersistBatch, *, at_exit: bool) -> None:
+        if at_exit:
+            values = sum(
+                len(window) for windows in batch.metrics.values() for window in windows.values()
+            )
+            message = (
+                f"sapdi-local could not save logged values at exit, and they are lost: {error}. "
+                f"Runs {sorted(batch.run_ids())} miss {values} metric values and any "
+                "parameters, tags and labels logged since their last persist."
+            )
+        else:
+            message = (
+                f"sapdi-local could not persist logged values: {error}. They are kept in "
+                "memory and written by the next persist."
+            )
+        warnings.warn(message, PersistWarning, stacklevel=4)
 
     def has_pending(self) -> bool:
         """True when logged values are waiting to be persisted."""
@@ -430,7 +475,6 @@ class MLTrackingSDK:
 
         >>> tracking.update_run_info(run_collection_name="LR", run_name="LR_6")
         """
-        run_id = self._run_id(run)
         name = check_optional_text("run_name", run_name)
         collection = check_optional_text("run_collection_name", run_collection_name)
         checked_tags = (
@@ -441,21 +485,33 @@ class MLTrackingSDK:
                 for key, value in name_value_pairs("update_run_info", tags, None, None)
             ]
         )
+        if run is None and self._active is None:
+            # Before the run: what is given here applies to the next start_run().
+            planned = self._next_run_info
+            planned.update({"name": name} if name is not None else {})
+            planned.update({"collection": collection} if collection is not None else {})
+            planned["tags"] = [*planned.get("tags", []), *checked_tags]
+            return
+        run_id = self._run_id(run)
         changes: dict[str, Any] = {}
         if name is not None:
             changes["name"] = name
         if collection is not None:
-            changes.update(collection=collection, collection_is_default=0)
+            changes["collection"] = collection  # the store decides whether it is the default
         if changes:
-            self._cache.run_updates.setdefault(run_id, {}).update(changes)
+            self._cache.stage(self._cache.run_updates, run_id, changes.items())
         if checked_tags:
-            self._cache.tags.setdefault(run_id, {}).update(checked_tags)
+            self._cache.stage(self._cache.tags, run_id, checked_tags)
         if self._active is not None and self._active.id == run_id:
             self._active = replace(
                 self._active,
                 name=name or self._active.name,
                 collection=collection or self._active.collection,
-                collection_is_default=self._active.collection_is_default and collection is None,
+                collection_is_default=(
+                    self._active.collection_is_default
+                    if collection is None
+                    else collection == self.context.source
+                ),
             )
         self._persist(explicit=True)
 
@@ -523,6 +579,11 @@ class MLTrackingSDK:
         run_id = self._run_id(run)
         names = None
         if metrics is not None:
+            if not isinstance(metrics, (str, Iterable)) or isinstance(metrics, Mapping):
+                raise InvalidTypeError(
+                    "get_metrics_history(): metrics must be a metric name or a list of names, "
+                    f"got {type(metrics).__name__} {metrics!r}"
+                )
             names = [metrics] if isinstance(metrics, str) else list(metrics)
             for name in names:
                 check_name("metric name", name)
@@ -605,37 +666,22 @@ class MLTrackingSDK:
     def close(self) -> None:
         """End the active run, persist the cache and close the database."""
         self._at_exit(FINISHED)
+        lifecycle.release(self)
         if self._store is not None:
             self._store.close()
 
     def _at_exit(self, status: str) -> None:
-        try:
-            if self._active is not None:
-                self._end_active_run(status, explicit=False)
-            elif self.has_pending():
-                self._persist(explicit=False)
-        except Exception as error:  # at exit there is no caller left to raise to
-            warnings.warn(
-                f"sapdi-local could not save logged values at exit: {error}",
-                PersistWarning,
-                stacklevel=2,
-            )
+        if self._active is not None:
+            self._end_active_run(status, explicit=False, at_exit=True)
+        elif self._cache.has_pending():
+            self._persist(explicit=False, at_exit=True)
 
-
-# Every live SDK ends its active run and persists its cache when the interpreter exits.
-_LIVE_SDKS: weakref.WeakSet[MLTrackingSDK] = weakref.WeakSet()
-
-
-def _exit_status() -> str:
-    # sys.last_value is set when the program is ending on an uncaught exception.
-    # Inside a Jupyter kernel it only records an earlier cell's error, so it says nothing.
-    if "ipykernel" not in sys.modules and getattr(sys, "last_value", None) is not None:
-        return FAILED
-    return FINISHED
-
-
-@atexit.register
-def _persist_all_at_exit() -> None:
-    status = _exit_status()
-    for sdk in list(_LIVE_SDKS):
-        sdk._at_exit(status)
+    def _forget_inherited_state(self) -> None:
+        """In a forked child: the parent persists what it logged, and its run stays its own."""
+        self._cache.clear()
+        self._active = None
+        self._windows = {}
+        self._known_runs.clear()
+        self._next_run_info = {}
+        self._budget = self._budget_size
+        self._persist_lock = threading.Lock()  # the fork may have copied it held

@@ -23,7 +23,10 @@ def selector_values(field: str, value: Any) -> tuple[str, ...] | None:
         if "," not in value:
             return (value,)
         return tuple(part.strip() for part in value.split(",") if part.strip())
-    if hasattr(value, "id") and isinstance(value.id, str):
+    # A Scenario given as scenario_version selects by its version; other objects by their id.
+    if field == "scenario_version" and isinstance(getattr(value, "version", None), str):
+        return (value.version,)
+    if isinstance(getattr(value, "id", None), str):
         return (value.id,)
     if isinstance(value, Iterable) and not isinstance(value, (bytes, Mapping)):
         ids: list[str] = []

@@ -21,7 +21,13 @@ from itertools import chain, count, repeat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import LockTimeoutError, RunNotFoundError, SchemaVersionError, StorageError
+from .errors import (
+    LockTimeoutError,
+    RunNotFoundError,
+    SchemaVersionError,
+    StorageError,
+    TrackingError,
+)
 from .paths import lock_path_for
 from .validation import HISTORY_WINDOW
 
@@ -37,9 +43,8 @@ FILE_MODE = 0o600
 _IN_CHUNK = 500  # ids per "IN (...)" list, well under SQLite's variable limit
 
 # Columns of ``runs`` that a persist may change.
-RUN_UPDATE_COLUMNS = frozenset(
-    {"name", "collection", "collection_is_default", "status", "end_time"}
-)
+RUN_UPDATE_COLUMNS = frozenset({"name", "collection", "status", "end_time"})
+_inherited_connections: list[sqlite3.Connection] = []
 
 
 # ---------------------------------------------------------------- migrations
@@ -124,6 +129,7 @@ class PersistBatch:
     metrics: dict[str, Mapping[str, Sequence[tuple[float, int | None, float]]]] = field(
         default_factory=dict
     )
+    committed: bool = False
 
     def run_ids(self) -> set[str]:
         return {
@@ -180,7 +186,10 @@ class Store:
     def connection(self) -> sqlite3.Connection:
         """The open connection, made (and the schema made ready) on first use in this process."""
         if self._connection is None or self._opened_in_pid != os.getpid():
-            # A connection inherited through fork must not be used: open a new one.
+            if self._connection is not None:
+                # Inherited through fork: never used nor closed here (closing it could
+                # disturb the parent's locks), only kept from being garbage-collected.
+                _inherited_connections.append(self._connection)
             self._connection = self._open()
             self._opened_in_pid = os.getpid()
         return self._connection
@@ -216,6 +225,17 @@ class Store:
             if connection is not None:
                 connection.close()
             raise self._storage_error("open", error) from error
+        except TrackingError:
+            if connection is not None:
+                connection.close()
+            raise
+        except OSError as error:
+            if connection is not None:
+                connection.close()
+            raise StorageError(
+                f"cannot create or open {self.path}: {error.strerror or error}; choose a "
+                "writable location with SAPDI_LOCAL_DB or db_path="
+            ) from error
         except BaseException:
             if connection is not None:
                 connection.close()
@@ -296,8 +316,10 @@ class Store:
             self._file_lock.release()
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One short transaction under the file lock; rolled back whole on any error."""
+    def _write(self, batch: PersistBatch | None = None) -> Iterator[sqlite3.Connection]:
+        """One short transaction under the file lock; rolled back whole on any error.
+        A ``batch`` is marked committed the moment it is, so that an interruption after
+        the commit never has it written twice."""
         with self._thread_lock:
             connection = self.connection()
             with self._locked():
@@ -305,6 +327,8 @@ class Store:
                     connection.execute("BEGIN IMMEDIATE")
                     yield connection
                     connection.execute("COMMIT")
+                    if batch is not None:
+                        batch.committed = True
                 except sqlite3.Error as error:
                     if connection.in_transaction:
                         connection.execute("ROLLBACK")
@@ -357,7 +381,7 @@ class Store:
 
     def persist(self, batch: PersistBatch) -> set[str]:
         """Write a batch in one transaction; returns the ids of runs that no longer exist."""
-        with _collector_paused(), self._write() as connection:
+        with _collector_paused(), self._write(batch) as connection:
             keys = self._run_keys(connection, batch.run_ids())
             missing = batch.run_ids() - keys.keys()
             for run_id, changes in batch.run_updates.items():
@@ -397,8 +421,17 @@ class Store:
         unknown = changes.keys() - RUN_UPDATE_COLUMNS
         if unknown:
             raise ValueError(f"not a changeable run column: {sorted(unknown)}")
-        assignments = ", ".join(f"{column} = ?" for column in changes)
-        connection.execute(f"UPDATE runs SET {assignments} WHERE key = ?", (*changes.values(), key))
+        assignments = [f"{column} = ?" for column in changes]
+        if "collection" in changes:
+            # A collection named after the run's own notebook or pipeline is its default one.
+            assignments.append("collection_is_default = (? = COALESCE(notebook, pipeline))")
+        arguments = [
+            *changes.values(),
+            *([changes["collection"]] if "collection" in changes else []),
+        ]
+        connection.execute(
+            f"UPDATE runs SET {', '.join(assignments)} WHERE key = ?", (*arguments, key)
+        )
 
     @staticmethod
     def _append_metrics(

@@ -57,7 +57,7 @@ def _as_text(kind: str, key: str, value: object) -> str:
     """The string form of a parameter or tag value, which must be storable as UTF-8."""
     try:
         text = value if isinstance(value, str) else str(value)
-    except ValueError as error:  # for example an int longer than sys.get_int_max_str_digits()
+    except Exception as error:  # an int longer than sys.get_int_max_str_digits(), a bad __str__
         raise InvalidValueError(
             f"{kind} {key!r}: the value cannot be turned into text ({error}); values are "
             f"stored as text of at most {MAX_VALUE_LENGTH} characters"
@@ -133,6 +133,7 @@ def check_metric_value(name: str, value: object) -> float:
     if value.__class__ is float:
         number: float = value
     else:
+        # "bool_" is numpy's bool, told apart by name so that numpy need not be imported.
         if isinstance(value, (str, bytes)) or type(value).__name__ in ("bool", "bool_"):
             raise InvalidTypeError(
                 f"metric {name!r} must have a numeric value, got {type(value).__name__} "
@@ -176,7 +177,12 @@ def check_step(name: str, step: object) -> int | None:
 def check_timestamp(name: str, timestamp: object) -> float:
     """Return a timestamp as Unix seconds; accepts seconds (int or float) or a datetime."""
     if isinstance(timestamp, datetime):
-        return timestamp.timestamp()
+        try:
+            return timestamp.timestamp()
+        except (OverflowError, ValueError, OSError) as error:
+            raise InvalidValueError(
+                f"timestamp of metric {name!r} ({timestamp!r}) has no Unix time: {error}"
+            ) from None
     if isinstance(timestamp, bool) or not isinstance(timestamp, (int, float)):
         raise InvalidTypeError(
             f"timestamp of metric {name!r} must be Unix seconds (int or float) or a datetime, "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import json
 import sqlite3
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -91,7 +92,6 @@ def test_calls_that_need_a_run_fail_clearly_without_one(sdk: MLTrackingSDK) -> N
         lambda: tracking.log_metric("m", 1),
         lambda: tracking.log_parameters({"p": 1}),
         lambda: tracking.get_metrics_history(),
-        lambda: tracking.update_run_info(run_name="x"),
     ):
         with pytest.raises(NoActiveRunError, match="start_run"):
             call()
@@ -284,3 +284,198 @@ def test_importing_tracking_stays_light() -> None:
         """
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_update_run_info_before_a_run_applies_to_the_next_one(sdk: MLTrackingSDK) -> None:
+    """Name, collection and tags given before start_run() are those of the next run."""
+    tracking.update_run_info(run_name="planned", run_collection_name="RC1", tags={"k": "v"})
+    run = tracking.start_run()
+    assert (run.name, run.collection, run.collection_is_default) == ("planned", "RC1", False)
+    tracking.end_run()
+    [stored] = tracking.get_runs(run=run)
+    assert (stored.name, stored.collection, stored.tags["k"]) == ("planned", "RC1", "v")
+    assert tracking.start_run().name != "planned"  # used once
+
+
+def test_start_run_arguments_beat_planned_run_info(sdk: MLTrackingSDK) -> None:
+    """start_run's own names win over those given to update_run_info beforehand."""
+    tracking.update_run_info(run_name="planned", run_collection_name="RC1")
+    run = tracking.start_run(run_name="given")
+    assert (run.name, run.collection) == ("given", "RC1")
+
+
+def test_a_collection_named_after_the_source_is_the_default_one(sdk: MLTrackingSDK) -> None:
+    """Moving a run back to the collection named after its pipeline makes it default again."""
+    run = tracking.start_run(run_collection_name="elsewhere")
+    tracking.end_run()
+    tracking.update_run_info(run=run, run_collection_name="train.py")
+    [stored] = tracking.get_runs(run=run)
+    assert stored.collection_is_default and stored.to_dict()["collection_display_name"] == (
+        "train.py (Default)"
+    )
+    assert tracking.start_run(run_collection_name="train.py").collection_is_default
+
+
+def test_fast_path_converts_ints_and_checks_steps(sdk: MLTrackingSDK) -> None:
+    """Values and steps logged on the fast path (a name already seen) obey the slow path's rules."""
+    from sapdi_local.errors import InvalidTypeError, InvalidValueError
+
+    run = tracking.start_run()
+    tracking.log_metric("m", 1)  # the first value of a name takes the slow path
+    tracking.log_metric("m", 2, step=5)  # later ones the fast path
+    tracking.log_metric("m", 3.5, step=6)
+    for bad_value, error in (
+        (10**400, InvalidValueError),
+        (True, InvalidTypeError),
+        (float("nan"), InvalidValueError),
+        ("4", InvalidTypeError),
+    ):
+        with pytest.raises(error):
+            tracking.log_metric("m", bad_value)
+    for bad_step, error in (
+        (2**63, InvalidValueError),
+        (True, InvalidTypeError),
+        (1.5, InvalidTypeError),
+    ):
+        with pytest.raises(error):
+            tracking.log_metric("m", 4, step=bad_step)
+    tracking.end_run()
+    [history] = tracking.get_metrics_history(run=run)
+    assert [(v.value, v.step) for v in history.values] == [(1.0, None), (2.0, 5), (3.5, 6)]
+    assert all(isinstance(v.value, float) for v in history.values)
+
+
+@pytest.mark.parametrize(
+    "call, error",
+    [
+        (lambda: tracking.get_metrics_history(metrics=5), InvalidTypeError),
+        (lambda: tracking.log_metric("m", 1, timestamp=datetime.min), ValueError),
+        (
+            lambda: tracking.log_parameters({"p": type("Bad", (), {"__str__": lambda s: 1 / 0})()}),
+            ValueError,
+        ),
+        (lambda: MLTrackingSDK(db_path=5).start_run(), InvalidTypeError),  # type: ignore[arg-type]
+    ],
+)
+def test_bad_arguments_raise_tracking_errors(sdk: MLTrackingSDK, call, error) -> None:
+    """Odd arguments give a TrackingError of the right kind, never a raw Python error."""
+    tracking.start_run()
+    with pytest.raises(TrackingError) as raised:
+        call()
+    assert isinstance(raised.value, error)
+
+
+def test_a_broken_symlink_as_database_is_a_storage_error(tmp_path: Path) -> None:
+    """A database path that is a dangling symlink gives a StorageError naming the file."""
+    from sapdi_local.errors import StorageError
+
+    link = tmp_path / "tracking.db"
+    link.symlink_to(tmp_path / "missing" / "target.db")
+    with pytest.raises(StorageError, match="tracking.db"):
+        MLTrackingSDK(db_path=link).start_run()
+
+
+def test_scenario_object_as_scenario_version_selects_by_version(sdk: MLTrackingSDK) -> None:
+    """get_runs(scenario_version=Scenario) compares the scenario's version, not its name."""
+    run = tracking.start_run()
+    tracking.end_run()
+    current = sapdi.get_current_scenario()
+    assert [r.id for r in tracking.get_runs(scenario_version=current)] == [run.id]
+
+
+def test_an_automatic_persist_never_raises_into_training(
+    sdk: MLTrackingSDK, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever goes wrong inside an automatic persist becomes a warning; values are kept."""
+    from sapdi_local.errors import PersistWarning
+
+    small = MLTrackingSDK(db_path=sdk.db_path, cache_limit_bytes=120 * 50)
+    run = small.start_run()
+    real_persist = small.store.persist
+
+    def broken(batch):  # an unexpected error, not a TrackingError
+        raise RuntimeError("unexpected")
+
+    monkeypatch.setattr(small.store, "persist", broken)
+    with pytest.warns(PersistWarning, match="unexpected"):
+        for i in range(200):
+            small.log_metric(f"m{i % 5}", i)
+    monkeypatch.setattr(small.store, "persist", real_persist)
+    small.end_run()
+    counts = {h.name: len(h.values) for h in small.get_metrics_history(run=run)}
+    assert counts == {f"m{k}": 40 for k in range(5)}
+    small.close()
+
+
+def test_an_interrupt_after_the_commit_never_writes_a_batch_twice(
+    sdk: MLTrackingSDK, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A KeyboardInterrupt after COMMIT propagates, and the committed batch is not restored."""
+    run = tracking.start_run()
+    for i in range(10):
+        tracking.log_metric("m", i)
+
+    def interrupted() -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sdk.store, "_checkpoint", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        tracking.end_run()
+    monkeypatch.undo()
+    tracking.persist_run()
+    assert not sdk.has_pending()
+    assert stored_metric_rows(db_path) == 10
+    assert tracking.get_runs(run=run)[0].status == "FINISHED"
+
+
+def test_logging_in_a_thread_while_another_persists_loses_nothing(db_path: Path) -> None:
+    """A thread logs (and persists on its own as its small cache fills) while the main
+    thread persists in a loop: every value is stored once, in order."""
+    import threading
+
+    names = [f"m{i}" for i in range(50)]
+    sdk = MLTrackingSDK(db_path=db_path, cache_limit_bytes=120 * 300)
+    run = sdk.start_run()
+    done = threading.Event()
+
+    def log() -> None:
+        for step in range(400):
+            for name in names:
+                sdk.log_metric(name, step, step=step)
+        done.set()
+
+    # Switch threads very often, so that switches fall inside the SDK's own steps.
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        worker = threading.Thread(target=log)
+        worker.start()
+        while not done.is_set():
+            sdk.persist_run()
+        worker.join(timeout=120)
+    finally:
+        sys.setswitchinterval(interval)
+    sdk.end_run()
+    assert stored_metric_rows(db_path) == 50 * 400
+    for history in sdk.get_metrics_history(run=run):
+        assert [v.step for v in history.values] == list(range(400)), history.name
+    sdk.close()
+
+
+def test_persist_restores_the_garbage_collector() -> None:
+    """A persist pauses Python's cyclic collector only for itself."""
+    import gc
+
+    from sapdi_local.store import _collector_paused
+
+    assert gc.isenabled()
+    with _collector_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with _collector_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
