@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 RUNNING = "RUNNING"
 FINISHED = "FINISHED"
@@ -103,9 +103,12 @@ class Scenario:
         return {"id": self.id, "name": self.id, "version": self.version}
 
 
-@dataclass(frozen=True)
-class MetricValue:
-    """One stored value of a metric."""
+class MetricValue(NamedTuple):
+    """One stored value of a metric.
+
+    A named tuple rather than a dataclass: a history holds up to 1000 of these per metric,
+    and a tuple is made several times faster than a frozen dataclass.
+    """
 
     value: float
     step: int | None

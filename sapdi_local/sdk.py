@@ -593,9 +593,7 @@ class MLTrackingSDK:
             MetricHistory(
                 run_id=run_id,
                 name=name,
-                values=tuple(
-                    MetricValue(value, step, timestamp) for value, step, timestamp in rows
-                ),
+                values=tuple(map(MetricValue._make, rows)),
             )
             for name, rows in stored.items()
         ]

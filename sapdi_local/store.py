@@ -202,7 +202,7 @@ class Store:
                 f"cannot create the folder {self.path.parent} for the database: {error.strerror}; "
                 "choose a writable location with SAPDI_LOCAL_DB or db_path="
             ) from error
-        self._file_lock = self._make_file_lock()
+        self._file_lock = None  # made when first needed: a process that only reads never locks
         connection: sqlite3.Connection | None = None
         try:
             if not self.path.exists():
@@ -241,10 +241,12 @@ class Store:
                 connection.close()
             raise
 
-    def _make_file_lock(self) -> FileLock:
-        from filelock import FileLock
+    def _lock(self) -> FileLock:
+        if self._file_lock is None:
+            from filelock import FileLock
 
-        return FileLock(self.lock_path, timeout=self.lock_timeout, mode=FILE_MODE)
+            self._file_lock = FileLock(self.lock_path, timeout=self.lock_timeout, mode=FILE_MODE)
+        return self._file_lock
 
     def _schema_version(self, connection: sqlite3.Connection) -> int:
         version = int(connection.execute("PRAGMA user_version").fetchone()[0])
@@ -294,11 +296,11 @@ class Store:
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
-        assert self._file_lock is not None
+        lock = self._lock()
         from filelock import Timeout
 
         try:
-            self._file_lock.acquire()
+            lock.acquire()
         except Timeout:
             raise LockTimeoutError(
                 f"could not lock {self.lock_path} within {self.lock_timeout:g} s: another process "
@@ -313,7 +315,7 @@ class Store:
         try:
             yield
         finally:
-            self._file_lock.release()
+            lock.release()
 
     @contextmanager
     def _write(self, batch: PersistBatch | None = None) -> Iterator[sqlite3.Connection]:
