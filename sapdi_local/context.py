@@ -11,11 +11,13 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
 
 from .errors import InvalidValueError
 from .validation import check_name
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 NOTEBOOK = "notebook"
 PIPELINE = "pipeline"
@@ -24,8 +26,7 @@ UNVERSIONED = "unversioned"
 _execution: tuple[int, str] | None = None  # (pid, id): a forked child gets its own id
 
 
-@dataclass(frozen=True)
-class RunContext:
+class RunContext(NamedTuple):
     """The origin every run of one SDK instance records."""
 
     scenario: str
@@ -56,6 +57,8 @@ def resolve_context(
         raise InvalidValueError(
             "a run comes from a notebook or a pipeline, not both: pass notebook= or pipeline="
         )
+    from pathlib import Path  # imported when first needed: keeps "import tracking" light
+
     project = _project_root(Path.cwd())
     scenario_field = _chosen("scenario", scenario, "SAPDI_SCENARIO")
     version_field = _chosen("scenario_version", scenario_version, "SAPDI_SCENARIO_VERSION")
@@ -154,7 +157,7 @@ def jupyter_notebook_name() -> str | None:
     for variable in ("JPY_SESSION_NAME", "NOTEBOOK_PATH"):
         path = os.environ.get(variable)
         if path:
-            return Path(path).name
+            return os.path.basename(path)
     try:
         from IPython import get_ipython  # only reached inside a kernel
 
@@ -166,7 +169,7 @@ def jupyter_notebook_name() -> str | None:
     for variable in ("__vsc_ipynb_file__", "__session__"):
         path = shell.user_ns.get(variable)
         if isinstance(path, str) and path:
-            return Path(path).name
+            return os.path.basename(path)
     return "notebook"
 
 
@@ -176,11 +179,10 @@ def script_name() -> str:
     path = getattr(main, "__file__", None) or (sys.argv[0] if sys.argv and sys.argv[0] else "")
     if not path or path == "-c" or path.startswith("<"):
         return "python"
-    return Path(path).name
+    return os.path.basename(path)
 
 
-@dataclass(frozen=True)
-class ProcessIdentity:
+class ProcessIdentity(NamedTuple):
     """Enough to tell later whether the process that started a run is still alive."""
 
     host: str
@@ -198,7 +200,8 @@ def current_process() -> ProcessIdentity:
 def _process_stat(pid: int) -> list[str] | None:
     # Fields after the command name in /proc/<pid>/stat: [0] is the state, [19] the start time.
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        with open(f"/proc/{pid}/stat") as stat_file:
+            stat = stat_file.read()
     except OSError:
         return None
     return stat.rsplit(")", 1)[1].split()

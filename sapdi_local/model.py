@@ -1,14 +1,19 @@
 """The objects the API hands out: Run, Notebook, Scenario and metric histories.
 
-Plain frozen dataclasses; ``to_dict()`` gives JSON-ready data (times as ISO 8601
-strings in UTC, metric timestamps as Unix seconds).
+Immutable named tuples with typed fields; ``to_dict()`` gives JSON-ready data (times as
+ISO 8601 strings in UTC, metric timestamps as Unix seconds). Named tuples rather than
+frozen dataclasses: the dataclasses module and what it imports would be most of the time
+``import sapdi_local.tracking`` takes, and a history makes up to 1000 values per metric.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, NamedTuple
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 RUNNING = "RUNNING"
 FINISHED = "FINISHED"
@@ -21,11 +26,17 @@ def iso_time(moment: datetime | None) -> str | None:
 
 
 def utc_from_seconds(seconds: float | None) -> datetime | None:
-    return None if seconds is None else datetime.fromtimestamp(seconds, tz=timezone.utc)
+    if seconds is None:
+        return None
+    from datetime import datetime, timezone  # imported when first needed
+
+    return datetime.fromtimestamp(seconds, tz=timezone.utc)
 
 
-@dataclass(frozen=True)
-class Run:
+_NOTHING: Mapping[str, Any] = MappingProxyType({})  # the shared, read-only empty default
+
+
+class Run(NamedTuple):
     """A run. ``Run(id="...")`` refers to a stored run; ``get_runs`` fills in the rest.
 
     >>> Run(id="3f2a").id
@@ -44,10 +55,10 @@ class Run:
     status: str | None = None
     start_time: datetime | None = None
     end_time: datetime | None = None
-    parameters: dict[str, str] = field(default_factory=dict)
-    tags: dict[str, str] = field(default_factory=dict)
-    labels: dict[str, Any] = field(default_factory=dict)
-    metrics: dict[str, float] = field(default_factory=dict)
+    parameters: Mapping[str, str] = _NOTHING
+    tags: Mapping[str, str] = _NOTHING
+    labels: Mapping[str, Any] = _NOTHING
+    metrics: Mapping[str, float] = _NOTHING
 
     @property
     def collection_display_name(self) -> str | None:
@@ -78,8 +89,7 @@ class Run:
         }
 
 
-@dataclass(frozen=True)
-class Notebook:
+class Notebook(NamedTuple):
     """A notebook, named by its id (its file name), as a selector for get_runs and delete_runs."""
 
     id: str
@@ -88,8 +98,7 @@ class Notebook:
         return {"id": self.id}
 
 
-@dataclass(frozen=True)
-class Scenario:
+class Scenario(NamedTuple):
     """A scenario: the project a run belongs to. Its id is its name."""
 
     id: str
@@ -118,8 +127,7 @@ class MetricValue(NamedTuple):
         return {"value": self.value, "step": self.step, "timestamp": self.timestamp}
 
 
-@dataclass(frozen=True)
-class MetricHistory:
+class MetricHistory(NamedTuple):
     """The stored values of one metric of one run, oldest first (at most 1000)."""
 
     run_id: str

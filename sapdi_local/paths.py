@@ -7,9 +7,12 @@ variable and every later SDK picks it up.
 from __future__ import annotations
 
 import os
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import InvalidTypeError
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 DB_ENV_VAR = "SAPDI_LOCAL_DB"
 APP_NAME = "sapdi-local"
@@ -18,6 +21,8 @@ DB_FILE_NAME = "tracking.db"
 
 def default_db_path() -> Path:
     """The per-user database file: ``platformdirs.user_data_dir("sapdi-local")/tracking.db``."""
+    from pathlib import Path
+
     import platformdirs  # imported here: only needed when no path was given
 
     return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)) / DB_FILE_NAME
@@ -29,6 +34,8 @@ def resolve_db_path(db_path: str | os.PathLike[str] | None = None) -> Path:
     >>> resolve_db_path("/tmp/runs.db")
     PosixPath('/tmp/runs.db')
     """
+    from pathlib import Path  # imported when first needed: keeps "import tracking" light
+
     if db_path is not None:
         if not isinstance(db_path, (str, os.PathLike)):
             raise InvalidTypeError(

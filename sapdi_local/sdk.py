@@ -9,12 +9,10 @@ one warns instead of raising, so the training it measures goes on.
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
 from time import time
 from typing import TYPE_CHECKING, Any
 
@@ -503,8 +501,7 @@ class MLTrackingSDK:
         if checked_tags:
             self._cache.stage(self._cache.tags, run_id, checked_tags)
         if self._active is not None and self._active.id == run_id:
-            self._active = replace(
-                self._active,
+            self._active = self._active._replace(
                 name=name or self._active.name,
                 collection=collection or self._active.collection,
                 collection_is_default=(
@@ -637,6 +634,8 @@ class MLTrackingSDK:
         status = row["status"]
         if status == RUNNING and process_is_gone(row["host"], row["pid"], row["pid_started"]):
             status = KILLED
+        import json  # imported when first needed: keeps "import tracking" light
+
         start, end = utc_from_seconds(row["start_time"]), utc_from_seconds(row["end_time"])
         parameters = dict(record.parameters)
         parameters["start"] = iso_time(start) or ""

@@ -6,10 +6,8 @@ limit and the fix, before anything is cached, so a refused call changes nothing.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Mapping
-from datetime import datetime
 
 from .errors import InvalidNameError, InvalidTypeError, InvalidValueError
 
@@ -107,6 +105,8 @@ def _check_text_pair(kind: str, field: str, name: object, value: object) -> tupl
 
 def check_label(name: object, value: object) -> tuple[str, str]:
     """Validate one label and return its key and its JSON text."""
+    import json  # imported when first needed: keeps "import tracking" light
+
     key = check_name("label key", name)
     try:
         text = json.dumps(value, allow_nan=False, ensure_ascii=False, sort_keys=True)
@@ -176,6 +176,8 @@ def check_step(name: str, step: object) -> int | None:
 
 def check_timestamp(name: str, timestamp: object) -> float:
     """Return a timestamp as Unix seconds; accepts seconds (int or float) or a datetime."""
+    from datetime import datetime  # imported when first needed: keeps "import tracking" light
+
     if isinstance(timestamp, datetime):
         try:
             return timestamp.timestamp()
