@@ -97,14 +97,26 @@ def _check(field: tuple[str, str | None], default: Callable[[], str | None]) -> 
     return check_name(where, value if value is not None else default())
 
 
+def new_id() -> str:
+    """A random id of 32 hex digits, as unique as a UUID4 (without importing uuid)."""
+    return os.urandom(16).hex()
+
+
+def host_name() -> str:
+    """This machine's name, as socket.gethostname() gives it."""
+    if hasattr(os, "uname"):
+        return os.uname().nodename
+    import socket  # where os.uname is missing (Windows)
+
+    return socket.gethostname()
+
+
 def process_execution_id() -> str:
     """One execution id per process, made when first asked for."""
     global _execution
     pid = os.getpid()
     if _execution is None or _execution[0] != pid:
-        import uuid  # imported when first needed: keeps "import tracking" light
-
-        _execution = (pid, uuid.uuid4().hex)
+        _execution = (pid, new_id())
     return _execution[1]
 
 
@@ -191,10 +203,8 @@ class ProcessIdentity(NamedTuple):
 
 
 def current_process() -> ProcessIdentity:
-    import socket
-
     pid = os.getpid()
-    return ProcessIdentity(socket.gethostname(), pid, _process_start(pid))
+    return ProcessIdentity(host_name(), pid, _process_start(pid))
 
 
 def _process_stat(pid: int) -> list[str] | None:
@@ -215,9 +225,7 @@ def _process_start(pid: int) -> str | None:
 def process_is_gone(host: str | None, pid: int | None, started: str | None) -> bool:
     """True only when the process is known to have ended: same host, and the pid is gone,
     reused or a zombie."""
-    import socket
-
-    if host is None or pid is None or host != socket.gethostname():
+    if host is None or pid is None or host != host_name():
         return False
     try:
         os.kill(pid, 0)

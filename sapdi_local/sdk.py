@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import lifecycle
 from .cache import BYTES_PER_CACHED_VALUE, Cache, MetricEntry, Window, text_cost
-from .context import RunContext, current_process, process_is_gone, resolve_context
+from .context import RunContext, current_process, new_id, process_is_gone, resolve_context
 from .errors import (
     InvalidTypeError,
     NoActiveRunError,
@@ -158,10 +158,8 @@ class MLTrackingSDK:
         planned = self._next_run_info
         collection = collection or planned.get("collection")
         name = name or planned.get("name")
-        import uuid  # imported when first needed: keeps "import tracking" light
-
         context = self.context
-        run_id = uuid.uuid4().hex
+        run_id = new_id()
         started = time()
         process = current_process()
         run = Run(

@@ -16,10 +16,8 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
 from itertools import chain, count, repeat
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .errors import (
     LockTimeoutError,
@@ -32,6 +30,8 @@ from .paths import lock_path_for
 from .validation import HISTORY_WINDOW
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from filelock import FileLock
     from sqlite_utils import Database
 
@@ -117,19 +117,24 @@ def _migrations() -> Any:
 # ---------------------------------------------------------------- data passed in and out
 
 
-@dataclass
 class PersistBatch:
     """Everything one persist writes, keyed by run id; written in one transaction."""
 
-    run_updates: dict[str, dict[str, Any]] = field(default_factory=dict)
-    parameters: dict[str, dict[str, str]] = field(default_factory=dict)
-    tags: dict[str, dict[str, str]] = field(default_factory=dict)
-    labels: dict[str, dict[str, str]] = field(default_factory=dict)
-    # run id -> metric name -> [(value, step, timestamp), ...], oldest first
-    metrics: dict[str, Mapping[str, Sequence[tuple[float, int | None, float]]]] = field(
-        default_factory=dict
-    )
-    committed: bool = False
+    def __init__(
+        self,
+        *,
+        run_updates: dict[str, dict[str, Any]] | None = None,
+        parameters: dict[str, dict[str, str]] | None = None,
+        tags: dict[str, dict[str, str]] | None = None,
+        labels: dict[str, dict[str, str]] | None = None,
+    ) -> None:
+        self.run_updates = run_updates if run_updates is not None else {}
+        self.parameters = parameters if parameters is not None else {}
+        self.tags = tags if tags is not None else {}
+        self.labels = labels if labels is not None else {}
+        # run id -> metric name -> [(value, step, timestamp), ...], oldest first
+        self.metrics: dict[str, Mapping[str, Sequence[tuple[float, int | None, float]]]] = {}
+        self.committed = False  # set the moment the transaction commits
 
     def run_ids(self) -> set[str]:
         return {
@@ -141,8 +146,7 @@ class PersistBatch:
         }
 
 
-@dataclass(frozen=True)
-class RunFilter:
+class RunFilter(NamedTuple):
     """Selectors for runs; each is None (no condition) or a tuple of accepted values."""
 
     scenarios: tuple[str, ...] | None = None
@@ -155,15 +159,14 @@ class RunFilter:
     tags: tuple[tuple[str, str], ...] = ()
 
 
-@dataclass
-class RunRecord:
+class RunRecord(NamedTuple):
     """A run as stored, with its parameters, tags, labels (JSON text) and last metric values."""
 
     row: dict[str, Any]
-    parameters: dict[str, str] = field(default_factory=dict)
-    tags: dict[str, str] = field(default_factory=dict)
-    labels: dict[str, str] = field(default_factory=dict)
-    metrics: dict[str, float] = field(default_factory=dict)
+    parameters: dict[str, str]
+    tags: dict[str, str]
+    labels: dict[str, str]
+    metrics: dict[str, float]
 
 
 # ---------------------------------------------------------------- the store
@@ -501,7 +504,8 @@ class Store:
             cursor = self._select_run_rows(connection, selection, "*")
             columns = [description[0] for description in cursor.description]
             records = {
-                row[0]: RunRecord(dict(zip(columns, row, strict=True))) for row in cursor.fetchall()
+                row[0]: RunRecord(dict(zip(columns, row, strict=True)), {}, {}, {}, {})
+                for row in cursor.fetchall()
             }
             keys = list(records)
             for chunk in _chunks(keys):
