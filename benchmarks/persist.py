@@ -1,6 +1,6 @@
 """Persist throughput: a million cached values (1000 metrics × 1000) written by one
-persist, against plain sqlite3 executemany into a same-shaped table with the same index,
-in one WAL transaction on the same disk."""
+persist, against plain sqlite3 executemany into the same table (created with our own
+CREATE TABLE statement), in one WAL transaction on the same disk."""
 
 from __future__ import annotations
 
@@ -30,7 +30,21 @@ def ours_rows_per_second(folder: Path, metrics: int, values: int, attempt: int) 
     return metrics * values / elapsed
 
 
-def plain_rows_per_second(folder: Path, metrics: int, values: int, attempt: int) -> float:
+def our_metrics_table(folder: Path) -> str:
+    """The CREATE TABLE statement of our metrics table, read from a new database."""
+    from sapdi_local import MLTrackingSDK
+
+    sdk = MLTrackingSDK(db_path=folder / "schema.db", **CONTEXT)
+    sdk.store.connection()
+    sdk.close()
+    with sqlite3.connect(folder / "schema.db") as connection:
+        row = connection.execute("SELECT sql FROM sqlite_master WHERE name = 'metrics'").fetchone()
+    return str(row[0]).replace("REFERENCES runs(key)", "")  # no runs table here
+
+
+def plain_rows_per_second(
+    folder: Path, metrics: int, values: int, attempt: int, table: str
+) -> float:
     now = time.time()
     rows = [
         (1, f"metric_{index:04d}", step + 1, step, now, step * 0.5)
@@ -40,14 +54,14 @@ def plain_rows_per_second(folder: Path, metrics: int, values: int, attempt: int)
     connection = sqlite3.connect(folder / f"plain-{attempt}.db", isolation_level=None)
     connection.execute("PRAGMA journal_mode=WAL")
     connection.execute("PRAGMA synchronous=NORMAL")
-    connection.execute(
-        "CREATE TABLE metrics (run_key INTEGER, name TEXT, seq INTEGER, step INTEGER, "
-        "timestamp FLOAT, value FLOAT)"
-    )
-    connection.execute("CREATE UNIQUE INDEX metrics_run_name_seq ON metrics (run_key, name, seq)")
+    connection.execute(table)
     start = time.perf_counter()
     connection.execute("BEGIN IMMEDIATE")
-    connection.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?, ?, ?)", rows)
+    connection.executemany(
+        "INSERT INTO metrics (run_key, name, seq, step, timestamp, value) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        rows,
+    )
     connection.execute("COMMIT")
     elapsed = time.perf_counter() - start
     connection.close()
@@ -58,9 +72,10 @@ def run(quick: bool) -> list[Figure]:
     metrics, values, repeats = (200, 1000, 3) if quick else (1000, 1000, 5)
     counter = iter(range(10_000))
     with scratch_folder("persist") as folder:
+        table = our_metrics_table(folder)
         ours, base = alternate(
             lambda: ours_rows_per_second(folder, metrics, values, next(counter)),
-            lambda: plain_rows_per_second(folder, metrics, values, next(counter)),
+            lambda: plain_rows_per_second(folder, metrics, values, next(counter), table),
             repeats,
         )
     share = median(ours) / median(base)
@@ -70,7 +85,7 @@ def run(quick: bool) -> list[Figure]:
             unit="rows/s",
             ours=median(ours),
             baseline=median(base),
-            baseline_name="sqlite3 executemany, same index",
+            baseline_name="sqlite3 executemany, same table",
             target=f"at least {TARGET_SHARE:g} of plain sqlite3",
             met=share >= TARGET_SHARE,
             note=f"{share:.2f} of plain sqlite3",

@@ -66,7 +66,9 @@ def build(path: Path, runs: int, history: int) -> None:
 
 def database(runs: int, history: int) -> Path:
     """The built file for this size, built now unless a complete one is already there."""
-    path = RESULTS / f"reading-{runs}x{history}.db"
+    from sapdi_local.store import SCHEMA_VERSION
+
+    path = RESULTS / f"reading-{runs}x{history}-schema{SCHEMA_VERSION}.db"
     done = path.with_suffix(".complete")
     if not done.exists():
         RESULTS.mkdir(parents=True, exist_ok=True)
