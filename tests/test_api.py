@@ -479,3 +479,20 @@ def test_persist_restores_the_garbage_collector() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_a_new_database_is_made_without_importing_sqlite_utils(tmp_path: Path) -> None:
+    """Creating and migrating a new file uses plain SQL: sqlite-utils, slow to import in
+    large environments, is not loaded by the tracking path."""
+    result = run_python(
+        f"""
+        import sys
+        from sapdi_local import MLTrackingSDK
+        sdk = MLTrackingSDK(db_path={str(tmp_path / "new.db")!r})
+        sdk.start_run()
+        sdk.log_metric("m", 1)
+        sdk.end_run()
+        print("sqlite_utils" in sys.modules)
+        """
+    )
+    assert result.stdout.strip() == "False"

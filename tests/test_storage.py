@@ -547,20 +547,18 @@ def test_failed_persist_keeps_the_cache_until_the_store_is_repaired(
 def test_a_version_1_database_is_migrated_in_place_and_keeps_its_data(tmp_path: Path) -> None:
     """A file at schema version 1 (metrics in a rowid table with an index) opens, is
     migrated to the current version, and every value logged before is still there."""
-    import sqlite_utils
-
-    from sapdi_local.store import _migrations
+    from sapdi_local.store import apply_migrations
 
     path = tmp_path / "v1.db"
-    database = sqlite_utils.Database(path)
-    _migrations().apply(database, stop_before="0002_metrics_clustered")
-    database.execute("PRAGMA user_version = 1")
+    database = sqlite3.connect(path, isolation_level=None)
+    database.execute("BEGIN")
+    apply_migrations(database, up_to=1)
     database.execute(
         "INSERT INTO runs (key, id, name, collection, collection_is_default, scenario, "
         "scenario_version, pipeline, execution, status, start_time, end_time) VALUES "
         "(1, 'old-run', 'old', 'train.py', 1, 's', 'v', 'train.py', 'e', 'FINISHED', 1.0, 2.0)"
     )
-    database.conn.executemany(
+    database.executemany(
         "INSERT INTO metrics (run_key, name, seq, step, timestamp, value) "
         "VALUES (1, 'loss', ?, ?, ?, ?)",
         [(seq, seq, 1000.0 + seq, 1.0 / seq) for seq in range(1, 11)],
@@ -569,7 +567,8 @@ def test_a_version_1_database_is_migrated_in_place_and_keeps_its_data(tmp_path: 
         "INSERT INTO latest_metrics (run_key, name, seq, step, timestamp, value) "
         "VALUES (1, 'loss', 10, 10, 1010.0, 0.1)"
     )
-    database.conn.commit()
+    database.execute("COMMIT")
+    assert database.execute("PRAGMA user_version").fetchone()[0] == 1
     database.close()
 
     sdk = MLTrackingSDK(db_path=path, **CONTEXT)
