@@ -1,6 +1,7 @@
 """Persist throughput: a million cached values (1000 metrics × 1000) written by one
 persist, against plain sqlite3 executemany into the same table (created with our own
-CREATE TABLE statement), in one WAL transaction on the same disk."""
+CREATE TABLE statement), in one WAL transaction on the same disk. Both sides are timed
+from holding the values in memory to having written and released them."""
 
 from __future__ import annotations
 
@@ -63,9 +64,11 @@ def plain_rows_per_second(
         rows,
     )
     connection.execute("COMMIT")
+    count = len(rows)
+    del rows  # released inside the timing, as a persist releases the values it wrote
     elapsed = time.perf_counter() - start
     connection.close()
-    return len(rows) / elapsed
+    return count / elapsed
 
 
 def run(quick: bool) -> list[Figure]:

@@ -17,6 +17,7 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from itertools import chain, count, repeat
+from operator import add
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .errors import (
@@ -494,17 +495,16 @@ class Store:
             if not window:
                 continue
             first = last_seq.get(name, 0) + 1
-            values, steps, timestamps = zip(*window, strict=True)
-            # zip builds the rows in C and reuses one tuple once executemany has bound it:
-            # no Python code runs per value, which matters for a million of them.
-            rows.append(zip(repeat(key), repeat(name), count(first), steps, timestamps, values))
+            # (key, name, seq) + (value, step, timestamp), joined in C: no Python code runs
+            # per value, which matters for a million of them.
+            rows.append(map(add, zip(repeat(key), repeat(name), count(first)), window))
             end = first + len(window) - 1
             value, step, timestamp = window[-1]
             latest.append((key, name, end, step, timestamp, value))
             if end > HISTORY_WINDOW:
                 trims.append((key, name, end - HISTORY_WINDOW))
         connection.executemany(
-            "INSERT INTO metrics (run_key, name, seq, step, timestamp, value) "
+            "INSERT INTO metrics (run_key, name, seq, value, step, timestamp) "
             "VALUES (?, ?, ?, ?, ?, ?)",
             chain.from_iterable(rows),
         )
