@@ -13,6 +13,7 @@ import os
 import threading
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
+from functools import partial
 from time import time
 from typing import TYPE_CHECKING, Any
 
@@ -58,6 +59,8 @@ if TYPE_CHECKING:
     from .store import PersistBatch, RunRecord, Store
 
 CACHE_LIMIT_BYTES = 1.5 * 1024 * 1024
+# Rows become MetricValues without a Python call each: a history has up to 1000 per metric.
+_metric_value = partial(tuple.__new__, MetricValue)
 _MAX = MAX_METRIC_VALUE
 _STEP_LIMIT = 2**63  # steps are stored as 64-bit integers
 
@@ -588,7 +591,7 @@ class MLTrackingSDK:
             MetricHistory(
                 run_id=run_id,
                 name=name,
-                values=tuple(map(MetricValue._make, rows)),
+                values=tuple(map(_metric_value, rows)),
             )
             for name, rows in stored.items()
         ]
