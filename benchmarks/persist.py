@@ -72,7 +72,7 @@ def plain_rows_per_second(
 
 
 def run(quick: bool) -> list[Figure]:
-    metrics, values, repeats = (200, 1000, 3) if quick else (1000, 1000, 5)
+    metrics, values, repeats = (100, 1000, 3) if quick else (1000, 1000, 5)
     counter = iter(range(10_000))
     with scratch_folder("persist") as folder:
         table = our_metrics_table(folder)

@@ -96,7 +96,7 @@ def milliseconds(function: object, repeats: int) -> list[float]:
 def run(quick: bool) -> list[Figure]:
     from sapdi_local import MLTrackingSDK
 
-    runs, history, repeats = (1000, 100, 15) if quick else (10_000, 1000, 31)
+    runs, history, repeats = (500, 100, 15) if quick else (10_000, 1000, 31)
     print(f"  building or reusing {runs:,} runs × {METRICS} × {history}", file=sys.stderr)
     path = database(runs, history)
     sdk = MLTrackingSDK(db_path=path, **CONTEXT)
@@ -167,7 +167,7 @@ def run(quick: bool) -> list[Figure]:
                 samples={"ours": ours, "baseline": base},
             )
         )
-    figures.append(cold_open(path, target_run.id, repeats=5 if quick else 9))
+    figures.append(cold_open(path, target_run.id, repeats=3 if quick else 9))
     size = sum(os.path.getsize(p) for p in (path, Path(f"{path}-wal")) if p.exists())
     values = runs * METRICS * history
     figures.append(

@@ -88,7 +88,8 @@ def run(quick: bool) -> list[Figure]:
             return float(run_python(MLFLOW_FIRST_RUN.format(path=path)).split()[-1])
 
         if with_mlflow:  # MLflow's first run takes seconds: fewer repeats of this pair
-            ours_first, mlflow_first = alternate(ours_new, mlflow_new, min(repeats, 5))
+            pairs = 1 if quick else 5
+            ours_first, mlflow_first = alternate(ours_new, mlflow_new, pairs)
         else:
             ours_first, mlflow_first = [ours_new() for _ in range(repeats)], []
         figures.append(

@@ -203,7 +203,7 @@ def run(quick: bool) -> list[Figure]:
     for name in ("mlflow", "alembic"):
         logging.getLogger(name).setLevel(logging.ERROR)
     # MLflow logs about a hundred values a second one by one: those sizes set the time taken.
-    count, slow_repeats, repeats = (100, 3, 3) if quick else (1000, 3, 7)
+    count, slow_repeats, repeats = (50, 1, 3) if quick else (1000, 3, 7)
     previous_uri = mlflow.get_tracking_uri()
     with scratch_folder("mlflow") as folder, warnings.catch_warnings():
         warnings.simplefilter("ignore")
