@@ -35,20 +35,21 @@ def check_name(field: str, name: object) -> str:
         )
     if "\x00" in name:
         raise InvalidNameError(f"{field} {name!r} contains a NUL character; remove it")
-    if not name.isascii() and not _encodes_as_utf8(name):
-        raise InvalidNameError(
-            f"{field} {name!r} contains a lone surrogate, which has no UTF-8 form; "
-            "decode the text properly (for example with errors='replace')"
-        )
+    _require_utf8(name, InvalidNameError, f"{field} {name!r}")
     return name
 
 
-def _encodes_as_utf8(text: str) -> bool:
+def _require_utf8(text: str, error: type[Exception], what: str) -> None:
+    """Refuse text that SQLite cannot store: a lone surrogate has no UTF-8 form."""
+    if text.isascii():
+        return
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        return False
-    return True
+        raise error(
+            f"{what} contains a lone surrogate, which has no UTF-8 form; decode the text "
+            "properly (for example with errors='replace')"
+        ) from None
 
 
 def _as_text(kind: str, key: str, value: object) -> str:
@@ -60,11 +61,7 @@ def _as_text(kind: str, key: str, value: object) -> str:
             f"{kind} {key!r}: the value cannot be turned into text ({error}); values are "
             f"stored as text of at most {MAX_VALUE_LENGTH} characters"
         ) from None
-    if not text.isascii() and not _encodes_as_utf8(text):
-        raise InvalidValueError(
-            f"{kind} {key!r}: the value contains a lone surrogate, which has no UTF-8 form; "
-            "decode the text properly (for example with errors='replace')"
-        )
+    _require_utf8(text, InvalidValueError, f"the value of {kind} {key!r}")
     return text
 
 
@@ -115,11 +112,7 @@ def check_label(name: object, value: object) -> tuple[str, str]:
             f"label {key!r} must be a JSON value (str, number, bool, None, list or dict of "
             f"those, finite numbers only); {value!r} is not: {error}"
         ) from None
-    if not text.isascii() and not _encodes_as_utf8(text):
-        raise InvalidValueError(
-            f"label {key!r} contains a lone surrogate, which has no UTF-8 form; "
-            "decode the text properly (for example with errors='replace')"
-        )
+    _require_utf8(text, InvalidValueError, f"label {key!r}")
     if len(text) > MAX_LABEL_JSON_LENGTH:
         raise InvalidValueError(
             f"label {key!r} is {len(text)} characters as JSON; the limit is "
