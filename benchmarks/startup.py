@@ -53,7 +53,7 @@ mlflow.end_run()
 
 
 def run(quick: bool) -> list[Figure]:
-    repeats = 3 if quick else 9
+    repeats = 3 if quick else 7
     with_mlflow = have_module("mlflow")
     bare = median([process_ms("pass") for _ in range(repeats)])
     baseline_code = "import mlflow" if with_mlflow else "pass"
@@ -88,7 +88,7 @@ def run(quick: bool) -> list[Figure]:
             return float(run_python(MLFLOW_FIRST_RUN.format(path=path)).split()[-1])
 
         if with_mlflow:  # MLflow's first run takes seconds: fewer repeats of this pair
-            pairs = 1 if quick else 5
+            pairs = 1 if quick else 3
             ours_first, mlflow_first = alternate(ours_new, mlflow_new, pairs)
         else:
             ours_first, mlflow_first = [ours_new() for _ in range(repeats)], []
