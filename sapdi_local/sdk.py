@@ -535,7 +535,7 @@ class MLTrackingSDK:
             "get_runs", scenario, scenario_version, pipeline, execution, notebook, run, tags
         )
         self._flush_before_read()
-        return [self._run_from_record(record) for record in self.store.select_runs(selection)]
+        return [run_from_record(record) for record in self.store.select_runs(selection)]
 
     def delete_runs(
         self,
@@ -630,37 +630,6 @@ class MLTrackingSDK:
             self._known_runs.add(run_id)
         return run_id
 
-    def _run_from_record(self, record: RunRecord) -> Run:
-        row = record.row
-        status = row["status"]
-        if status == RUNNING and process_is_gone(row["host"], row["pid"], row["pid_started"]):
-            status = KILLED
-        import json  # imported when first needed: keeps "import tracking" light
-
-        start, end = utc_from_seconds(row["start_time"]), utc_from_seconds(row["end_time"])
-        parameters = dict(record.parameters)
-        parameters["start"] = iso_time(start) or ""
-        if end is not None:
-            parameters["end"] = iso_time(end) or ""
-        return Run(
-            id=row["id"],
-            name=row["name"],
-            collection=row["collection"],
-            collection_is_default=bool(row["collection_is_default"]),
-            scenario=row["scenario"],
-            scenario_version=row["scenario_version"],
-            notebook=row["notebook"],
-            pipeline=row["pipeline"],
-            execution=row["execution"],
-            status=status,
-            start_time=start,
-            end_time=end,
-            parameters=parameters,
-            tags={**record.tags, "runName": row["name"]},
-            labels={key: json.loads(text) for key, text in record.labels.items()},
-            metrics=dict(record.metrics),
-        )
-
     def close(self) -> None:
         """End the active run, persist the cache and close the database."""
         self._at_exit(FINISHED)
@@ -683,3 +652,37 @@ class MLTrackingSDK:
         self._next_run_info = {}
         self._budget = self._budget_size
         self._persist_lock = threading.Lock()  # the fork may have copied it held
+
+
+def run_from_record(record: RunRecord) -> Run:
+    """A stored run as the API shows it: system parameters and tag added, labels decoded,
+    and a run whose process is gone shown as KILLED."""
+    row = record.row
+    status = row["status"]
+    if status == RUNNING and process_is_gone(row["host"], row["pid"], row["pid_started"]):
+        status = KILLED
+    import json  # imported when first needed: keeps "import tracking" light
+
+    start, end = utc_from_seconds(row["start_time"]), utc_from_seconds(row["end_time"])
+    parameters = dict(record.parameters)
+    parameters["start"] = iso_time(start) or ""
+    if end is not None:
+        parameters["end"] = iso_time(end) or ""
+    return Run(
+        id=row["id"],
+        name=row["name"],
+        collection=row["collection"],
+        collection_is_default=bool(row["collection_is_default"]),
+        scenario=row["scenario"],
+        scenario_version=row["scenario_version"],
+        notebook=row["notebook"],
+        pipeline=row["pipeline"],
+        execution=row["execution"],
+        status=status,
+        start_time=start,
+        end_time=end,
+        parameters=parameters,
+        tags={**record.tags, "runName": row["name"]},
+        labels={key: json.loads(text) for key, text in record.labels.items()},
+        metrics=dict(record.metrics),
+    )

@@ -14,7 +14,7 @@ import gc
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from itertools import chain, count, repeat
 from operator import add
@@ -658,3 +658,303 @@ def _collector_paused() -> Iterator[None]:
 def _chunks(items: list[Any]) -> Iterator[list[Any]]:
     for start in range(0, len(items), _IN_CHUNK):
         yield items[start : start + _IN_CHUNK]
+
+
+# ---------------------------------------------------------------- reading without writing
+
+
+class ReadOnlyStore(Store):
+    """A database opened only to read: never created, migrated or locked.
+
+    For tools that look at a file (the command line, the explorer): a missing path or a
+    file that is not a tracking database is an error rather than a new empty database.
+
+    >>> store = ReadOnlyStore(Path("tracking.db"))
+    >>> store.counts()["runs"]
+    3
+    """
+
+    def _open(self) -> sqlite3.Connection:
+        if not self.path.exists():
+            raise StorageError(
+                f"no database at {self.path}; runs are written there by the SDK "
+                "(tracking.start_run) or `sapdi-local submit`, or choose another file with "
+                "--db PATH or SAPDI_LOCAL_DB"
+            )
+        if not self.path.is_file():
+            raise StorageError(f"{self.path} is not a file; choose a database file with --db PATH")
+        connection: sqlite3.Connection | None = None
+        try:
+            # mode=ro: SQLite itself refuses any write through this connection.
+            connection = sqlite3.connect(
+                f"{self.path.as_uri()}?mode=ro",
+                uri=True,
+                timeout=BUSY_TIMEOUT_SECONDS,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+            version = self._schema_version(connection)
+        except sqlite3.DatabaseError as error:
+            if connection is not None:
+                connection.close()
+            raise self._storage_error("open", error) from error
+        except BaseException:
+            if connection is not None:
+                connection.close()
+            raise
+        if version != SCHEMA_VERSION:
+            connection.close()
+            raise self._old_schema_error(version)
+        return connection
+
+    def _old_schema_error(self, version: int) -> StorageError:
+        if version == 0:
+            return StorageError(
+                f"{self.path} is not a sapdi-local database (it holds no runs table); choose "
+                "another file with --db PATH or SAPDI_LOCAL_DB"
+            )
+        return SchemaVersionError(
+            f"{self.path} has schema version {version}, older than this sapdi-local's "
+            f"{SCHEMA_VERSION}; open it once for writing (any SDK write, or `sapdi-local "
+            "submit`) to upgrade it, then read it again"
+        )
+
+    # ---- summaries
+
+    def counts(self) -> dict[str, int]:
+        """How many scenarios, collections, runs and stored metric values the file holds."""
+        with self._reading() as connection:
+            scenarios, collections, runs = connection.execute(
+                "SELECT COUNT(DISTINCT scenario), "
+                "(SELECT COUNT(*) FROM (SELECT DISTINCT scenario, collection FROM runs)), "
+                "COUNT(*) FROM runs"
+            ).fetchone()
+            (values,) = connection.execute("SELECT COUNT(*) FROM metrics").fetchone()
+        return {
+            "scenarios": int(scenarios),
+            "collections": int(collections),
+            "runs": int(runs),
+            "values": int(values),
+        }
+
+    def collections(self) -> list[dict[str, Any]]:
+        """Each (scenario, collection) with its run count and its newest run's start."""
+        with self._reading() as connection:
+            rows = connection.execute(
+                "SELECT scenario, collection, MAX(collection_is_default), COUNT(*), "
+                "MAX(start_time) FROM runs GROUP BY scenario, collection "
+                "ORDER BY scenario, collection"
+            ).fetchall()
+        return [
+            {
+                "scenario": scenario,
+                "collection": collection,
+                "is_default": bool(is_default),
+                "runs": runs,
+                "last_start": last_start,
+            }
+            for scenario, collection, is_default, runs, last_start in rows
+        ]
+
+    def run_candidates(self, text: str) -> list[tuple[str, str, str]]:
+        """Runs that ``text`` may name: (id, name, collection) of the run with that id, or
+        else of runs with that name or an id starting with it, newest first."""
+        with self._reading() as connection:
+            exact = connection.execute(
+                "SELECT id, name, collection FROM runs WHERE id = ?", (text,)
+            ).fetchall()
+            if exact:
+                return [tuple(row) for row in exact]
+            rows = connection.execute(
+                "SELECT id, name, collection FROM runs WHERE name = ? "
+                "OR substr(id, 1, length(?)) = ? ORDER BY start_time DESC, key DESC",
+                (text, text, text),
+            ).fetchall()
+        return [tuple(row) for row in rows]
+
+    def metric_stats(self, run_id: str) -> dict[str, dict[str, Any]]:
+        """Per metric of a run: last value, and count, min and max of the stored values."""
+        with self._reading() as connection:
+            rows = connection.execute(
+                "SELECT l.name, l.value, COUNT(m.seq), MIN(m.value), MAX(m.value) "
+                "FROM latest_metrics AS l JOIN runs AS r ON r.key = l.run_key "
+                "LEFT JOIN metrics AS m ON m.run_key = l.run_key AND m.name = l.name "
+                "WHERE r.id = ? GROUP BY l.name ORDER BY l.name",
+                (run_id,),
+            ).fetchall()
+        return {
+            name: {"last": last, "count": count, "min": low, "max": high}
+            for name, last, count, low, high in rows
+        }
+
+    # ---- copying
+
+    def export_copy(
+        self,
+        target: Path,
+        *,
+        keep_runs: Sequence[str] | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> None:
+        """Copy the database to a new file ``target`` with SQLite's backup API: one consistent
+        snapshot, safe while writers run. With ``keep_runs``, the copy holds only those runs.
+        ``progress(done, total)`` is called with pages copied."""
+        if target.exists():
+            raise StorageError(f"{target} already exists; remove it or choose another file")
+        os.close(os.open(target, os.O_CREAT | os.O_RDWR | os.O_EXCL, FILE_MODE))
+        copy = sqlite3.connect(target, isolation_level=None)
+        try:
+            with self._thread_lock:
+                self.connection().backup(copy, pages=256, progress=_page_progress(progress))
+            if keep_runs is not None:
+                _keep_only(copy, keep_runs)
+        except sqlite3.Error as error:
+            copy.close()
+            target.unlink()
+            raise StorageError(f"cannot copy {self.path} to {target}: {error}") from error
+        except BaseException:
+            copy.close()
+            target.unlink()
+            raise
+        copy.close()
+
+
+def _page_progress(
+    progress: Callable[[int, int], None] | None,
+) -> Callable[[int, int, int], object] | None:
+    if progress is None:
+        return None
+
+    def report(status: int, remaining: int, total: int) -> None:
+        progress(total - remaining, total)
+
+    return report
+
+
+def _keep_only(connection: sqlite3.Connection, run_ids: Sequence[str]) -> None:
+    """Delete from a copy every run not in ``run_ids``, then give the space back."""
+    connection.execute("CREATE TEMP TABLE kept (id TEXT PRIMARY KEY)")
+    connection.executemany("INSERT OR IGNORE INTO kept (id) VALUES (?)", ((i,) for i in run_ids))
+    connection.execute("BEGIN IMMEDIATE")
+    dropped = "(SELECT key FROM runs WHERE id NOT IN (SELECT id FROM temp.kept))"
+    for table in ("metrics", "latest_metrics", "parameters", "tags", "labels"):
+        connection.execute(f"DELETE FROM {table} WHERE run_key IN {dropped}")
+    connection.execute("DELETE FROM runs WHERE id NOT IN (SELECT id FROM temp.kept)")
+    connection.execute("COMMIT")
+    connection.execute("VACUUM")
+
+
+# ---------------------------------------------------------------- merging
+
+
+class MergeReport(NamedTuple):
+    """What a merge did: runs added, runs already present unchanged, and conflicting ids."""
+
+    added: list[str]
+    unchanged: list[str]
+    conflicts: list[str]
+
+
+_RUN_COLUMNS = (
+    "id, name, collection, collection_is_default, scenario, scenario_version, notebook, "
+    "pipeline, execution, status, start_time, end_time, host, pid, pid_started"
+)
+_CHILD_TABLES = {
+    "parameters": "name, value",
+    "tags": "name, value",
+    "labels": "name, value",
+    "latest_metrics": "name, seq, step, timestamp, value",
+    "metrics": "name, seq, step, timestamp, value",
+}
+_MERGE_CHUNK = 50  # runs per step: small enough for a progress bar to move
+
+
+def merge_from(
+    store: Store,
+    other: ReadOnlyStore,
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> MergeReport:
+    """Bring into ``store`` the runs of ``other`` whose ids it lacks, with all their rows.
+
+    One transaction under the lock: all or nothing. A run present in both with the same
+    content is left alone (so merging twice adds nothing); with different content it is
+    reported as a conflict and never overwritten. ``progress(runs)`` is called per step.
+
+    >>> merge_from(Store(Path("mine.db")), ReadOnlyStore(Path("theirs.db"))).added
+    ['3f2a...']
+    """
+    other.connection()  # checks the other file: it exists and is a current tracking database
+    with store._thread_lock:
+        connection = store.connection()
+        with store._locked():
+            # ATTACH is refused inside a transaction: attach first, then begin.
+            connection.execute("ATTACH DATABASE ? AS other", (str(other.path),))
+            try:
+                return _merge_attached(store, connection, progress)
+            except sqlite3.Error as error:
+                raise store._storage_error("merge into", error) from error
+            finally:
+                if connection.in_transaction:
+                    connection.execute("ROLLBACK")
+                connection.execute("DETACH DATABASE other")
+
+
+def _merge_attached(
+    store: Store, connection: sqlite3.Connection, progress: Callable[[int], None] | None
+) -> MergeReport:
+    connection.execute("BEGIN IMMEDIATE")
+    theirs = [row[0] for row in connection.execute("SELECT id FROM other.runs ORDER BY key")]
+    ours = set(store._run_keys(connection, theirs))
+    added = [run_id for run_id in theirs if run_id not in ours]
+    unchanged: list[str] = []
+    conflicts: list[str] = []
+    for run_id in theirs:
+        if run_id in ours:
+            same = _run_content(connection, "main", run_id) == _run_content(
+                connection, "other", run_id
+            )
+            (unchanged if same else conflicts).append(run_id)
+    if progress is not None and ours:
+        progress(len(ours))
+    for start in range(0, len(added), _MERGE_CHUNK):
+        chunk = added[start : start + _MERGE_CHUNK]
+        _copy_runs(connection, chunk)
+        if progress is not None:
+            progress(len(chunk))
+    connection.execute("COMMIT")
+    return MergeReport(added, unchanged, conflicts)
+
+
+def _copy_runs(connection: sqlite3.Connection, run_ids: list[str]) -> None:
+    marks = ", ".join("?" for _ in run_ids)
+    connection.execute(
+        f"INSERT INTO main.runs ({_RUN_COLUMNS}) SELECT {_RUN_COLUMNS} FROM other.runs "
+        f"WHERE id IN ({marks}) ORDER BY key",
+        run_ids,
+    )
+    for table, columns in _CHILD_TABLES.items():
+        selected = ", ".join(f"t.{column.strip()}" for column in columns.split(","))
+        connection.execute(
+            f"INSERT INTO main.{table} (run_key, {columns}) "
+            f"SELECT mine.key, {selected} FROM other.{table} AS t "
+            "JOIN other.runs AS theirs ON theirs.key = t.run_key "
+            f"JOIN main.runs AS mine ON mine.id = theirs.id WHERE theirs.id IN ({marks})",
+            run_ids,
+        )
+
+
+def _run_content(connection: sqlite3.Connection, schema: str, run_id: str) -> list[Any]:
+    """Everything stored for one run in ``schema`` (main or other), keys left out."""
+    (key, *row) = connection.execute(
+        f"SELECT key, {_RUN_COLUMNS} FROM {schema}.runs WHERE id = ?", (run_id,)
+    ).fetchone()
+    content: list[Any] = [row]
+    for table, columns in _CHILD_TABLES.items():
+        content.append(
+            connection.execute(
+                f"SELECT {columns} FROM {schema}.{table} WHERE run_key = ? ORDER BY {columns}",
+                (key,),
+            ).fetchall()
+        )
+    return content
