@@ -26,6 +26,7 @@ from .errors import TrackingError
 from .model import Run, iso_time, utc_from_seconds
 from .paths import resolve_db_path
 from .sdk import run_from_record
+from .selectors import delete_filter
 from .store import SCHEMA_VERSION, ReadOnlyStore, RunFilter, RunRecord, Store, merge_from
 from .validation import check_metric_value, check_name, check_parameter, check_tag
 
@@ -160,6 +161,10 @@ def is_number(text: str) -> bool:
     return True
 
 
+def size_text(size: int) -> str:
+    return f"{size / 1024:.1f} KiB" if size < 1024**2 else f"{size / 1024**2:.1f} MiB"
+
+
 def plural(count: int, word: str) -> str:
     return f"{count} {word}" + ("" if count == 1 else "s")
 
@@ -273,11 +278,7 @@ def where(db: Path | None, as_json: bool) -> None:
     """
     with reader(db) as store:
         counts = store.counts()
-        size = sum(
-            part.stat().st_size
-            for part in (store.path, store.path.with_name(store.path.name + "-wal"))
-            if part.exists()
-        )
+        size = store.file_size()
         if as_json:
             print_json(
                 {"path": str(store.path), "bytes": size, "schema_version": SCHEMA_VERSION, **counts}
@@ -285,7 +286,7 @@ def where(db: Path | None, as_json: bool) -> None:
             return
         rows = [
             ("database", str(store.path)),
-            ("size", f"{size / 1024:.1f} KiB"),
+            ("size", size_text(size)),
             ("schema", f"version {SCHEMA_VERSION}"),
             *((name, f"{value:,}") for name, value in counts.items()),
         ]
@@ -904,3 +905,87 @@ def merge(other: Path, db: Path | None, as_json: bool) -> None:
     )
     for run_id in report.conflicts:
         click.echo(f"conflict: run {run_id} differs here and in {other}; left unchanged")
+
+
+# ---------------------------------------------------------------- delete and gc
+
+
+@main.command()
+@click.option("--scenario", help="Scenario id, or several comma-separated (alone).")
+@click.option("--scenario-version", help="Scenario version.")
+@click.option("--pipeline", help="Pipeline name.")
+@click.option("--execution", help="Execution id.")
+@click.option("--notebook", help="Notebook name (needs --scenario or --run).")
+@click.option("--run", "runs_named", multiple=True, help="A run: id, id prefix or name.")
+@click.option("--yes", is_flag=True, help="Delete without asking.")
+@db_option
+@json_option
+def delete(
+    scenario: str | None,
+    scenario_version: str | None,
+    pipeline: str | None,
+    execution: str | None,
+    notebook: str | None,
+    runs_named: tuple[str, ...],
+    yes: bool,
+    db: Path | None,
+    as_json: bool,
+) -> None:
+    """Delete runs and everything logged to them, after showing them and asking.
+
+    The selectors and their rules are those of delete_runs: at least one; --notebook
+    needs --scenario or --run; several scenarios at once take --scenario alone.
+
+    \b
+    Examples:
+      sapdi-local delete --run lr-0.01
+      sapdi-local delete --scenario churn --notebook explore.ipynb --yes
+    """
+    from .sdk import MLTrackingSDK  # the SDK only here: reading commands never need it
+
+    path = database(db)
+    with reader(path) as store:
+        run_ids = [resolve_run(store, text) for text in runs_named] or None
+        selectors = (scenario, scenario_version, pipeline, execution, notebook, run_ids)
+        chosen = [run_from_record(r) for r in store.select_runs(delete_filter(*selectors))]
+    if not chosen:
+        if as_json:
+            print_json({"deleted": 0, "runs": []})
+        else:
+            click.echo("no run matches; nothing deleted")
+        return
+    if not as_json:
+        rows = [[r.id[:8], r.name, collection_label(r), r.status] for r in chosen]
+        click.echo(table(["id", "name", "collection", "status"], rows, elastic=(1, 2)))
+    if not yes:
+        click.confirm(f"Delete {plural(len(chosen), 'run')}?", abort=True, err=True)
+    sdk = MLTrackingSDK(db_path=path)
+    try:
+        deleted = sdk.delete_runs(*selectors)
+    finally:
+        sdk.close()
+    if as_json:
+        print_json({"deleted": deleted, "runs": [r.id for r in chosen]})
+    else:
+        click.echo(f"deleted {plural(deleted, 'run')}")
+
+
+@main.command()
+@db_option
+@json_option
+def gc(db: Path | None, as_json: bool) -> None:
+    """Give back the space of deleted runs and trimmed histories (VACUUM), under the lock.
+
+    \b
+    Example:
+      sapdi-local gc
+    """
+    store = Store(database(db))
+    try:
+        before, after = store.vacuum()
+    finally:
+        store.close()
+    if as_json:
+        print_json({"bytes_before": before, "bytes_after": after})
+    else:
+        click.echo(f"{size_text(before)} before, {size_text(after)} after")

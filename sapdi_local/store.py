@@ -519,6 +519,25 @@ class Store:
             "DELETE FROM metrics WHERE run_key = ? AND name = ? AND seq <= ?", trims
         )
 
+    def file_size(self) -> int:
+        """Bytes the database takes on disk: the file and its write-ahead log."""
+        wal = self.path.with_name(self.path.name + "-wal")
+        return sum(part.stat().st_size for part in (self.path, wal) if part.exists())
+
+    def vacuum(self) -> tuple[int, int]:
+        """Rebuild the file without its free pages, under the lock; returns the size in
+        bytes before and after."""
+        before = self.file_size()
+        with self._thread_lock:
+            connection = self.connection()
+            with self._locked():
+                try:
+                    connection.execute("VACUUM")  # cannot run inside a transaction
+                    connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                except sqlite3.Error as error:
+                    raise self._storage_error("vacuum", error) from error
+        return before, self.file_size()
+
     def delete_runs(self, selection: RunFilter) -> list[str]:
         """Delete the selected runs and everything logged to them; returns their ids."""
         with self._write() as connection:

@@ -506,3 +506,93 @@ def test_every_command_has_help_with_an_example() -> None:
         assert result.exit_code == 0
         assert "sapdi-local " + name in result.output, name
         assert "--db" in result.output
+
+
+# ---------------------------------------------------------------- delete and gc
+
+
+def run_names(db: Path) -> set[str]:
+    with sqlite3.connect(db) as connection:
+        return {row[0] for row in connection.execute("SELECT name FROM runs")}
+
+
+def test_delete_shows_the_runs_and_asks_first(filled: tuple[Path, dict[str, str]]) -> None:
+    """delete lists what it would delete and deletes nothing when the answer is no."""
+    db, _ = filled
+    result = invoke("delete", "--db", str(db), "--run", "lr-0.01", stdin="n\n")
+    assert result.exit_code == 1  # click's abort
+    assert "lr-0.01" in result.output and "Delete 1 run?" in result.output
+    assert "lr-0.01" in run_names(db)
+
+
+def test_delete_removes_the_selected_runs_with_their_values(
+    filled: tuple[Path, dict[str, str]],
+) -> None:
+    """delete --yes removes the runs named by prefix or name, and every row they held."""
+    db, ids = filled
+    result = invoke(
+        "delete", "--db", str(db), "--run", ids["lr-0.01"][:10], "--run", "lr-0.1", "--yes"
+    )
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().endswith("deleted 2 runs")
+    assert run_names(db) == {ids["default"]}
+    with sqlite3.connect(db) as connection:
+        keys = connection.execute("SELECT key FROM runs").fetchall()
+        for table in ("metrics", "latest_metrics", "parameters", "tags", "labels"):
+            rows = connection.execute(f"SELECT DISTINCT run_key FROM {table}").fetchall()
+            assert set(rows) <= set(keys), table
+
+
+def test_delete_by_scenario_with_json(filled: tuple[Path, dict[str, str]]) -> None:
+    """delete --scenario ... --json deletes the scenario's runs and lists their ids."""
+    db, ids = filled
+    data = parsed(invoke("delete", "--db", str(db), "--scenario", "churn", "--yes", "--json"))
+    assert data["deleted"] == 3 and set(data["runs"]) == set(ids.values())
+    assert run_names(db) == set()
+    assert parsed(invoke("delete", "--db", str(db), "--scenario", "churn", "--json")) == {
+        "deleted": 0,
+        "runs": [],
+    }
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        ((), "at least one of scenario"),
+        (("--notebook", "nb.ipynb"), "notebook= needs scenario= or run="),
+        (("--scenario", "a,b", "--pipeline", "p"), "scenario= alone"),
+        (("--run", "no-such-run"), "no run with id, id prefix or name"),
+    ],
+)
+def test_delete_refuses_a_bad_selection(
+    filled: tuple[Path, dict[str, str]], arguments: tuple[str, ...], message: str
+) -> None:
+    """delete follows delete_runs' rules: a bad selection exits 2 and deletes nothing."""
+    db, _ = filled
+    result = invoke("delete", "--db", str(db), "--yes", *arguments)
+    assert result.exit_code == 2
+    assert message in result.output
+    assert len(run_names(db)) == 3
+
+
+def test_gc_gives_back_the_space_of_deleted_runs(
+    db_path: Path, sdk_factory: Callable[..., MLTrackingSDK]
+) -> None:
+    """After deleting a large run, gc makes the file smaller and keeps the other runs."""
+    sdk = sdk_factory(db_path=db_path, **CONTEXT)
+    big = sdk.start_run(run_name="big")
+    for index in range(200):
+        for step in range(1000):
+            sdk.log_metric(f"m{index}", step * 0.5)
+    sdk.end_run()
+    small = sdk.start_run(run_name="small")
+    sdk.log_metric("kept", 1.0)
+    sdk.end_run()
+    sdk.delete_runs(run=big)
+    sdk.close()
+    data = parsed(invoke("gc", "--db", str(db_path), "--json"))
+    assert data["bytes_after"] < data["bytes_before"] / 4
+    assert run_names(db_path) == {"small"}
+    assert MLTrackingSDK(db_path=db_path).get_runs(run=small)[0].metrics == {"kept": 1.0}
+    result = invoke("gc", "--db", str(db_path))
+    assert result.exit_code == 0 and "before" in result.output and "after" in result.output
