@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -517,7 +516,7 @@ def history(run: str, metric: str, plot: bool, db: Path | None, as_json: bool) -
         )
         return
     if plot:
-        click.echo(chart([value for value, _, _ in values]))
+        click.echo(chart(metric, values))
         return
     rows = [
         ("" if step is None else step, number(value), moment(utc_from_seconds(stamp)))
@@ -526,28 +525,20 @@ def history(run: str, metric: str, plot: bool, db: Path | None, as_json: bool) -
     click.echo(table(("step", metric, "time (UTC)"), rows))
 
 
-def chart(values: Sequence[float], width: int = 60, height: int = 8) -> str:
-    """A small text chart: one column per group of values (their mean), min and max on
-    the left axis."""
-    if not values:
-        return "(no values)"
-    groups = max(1, math.ceil(len(values) / width))
-    points = [
-        sum(values[i : i + groups]) / len(values[i : i + groups])
-        for i in range(0, len(values), groups)
-    ]
-    low, high = min(points), max(points)
-    span = (high - low) or 1.0
-    levels = [round((point - low) / span * (height - 1)) for point in points]
-    labels = [number(high), *([""] * (height - 2)), number(low)] if height > 1 else [number(low)]
-    pad = max(len(label) for label in labels)
-    lines = []
-    for row, label in zip(range(height - 1, -1, -1), labels, strict=True):
-        marks = "".join("*" if level == row else " " for level in levels)
-        lines.append(f"{label:>{pad}} |{marks}".rstrip())
-    lines.append(f"{'':>{pad}} +{'-' * len(points)}")
-    lines.append(f"{'':>{pad}}  {len(values)} values, oldest on the left")
-    return "\n".join(lines)
+def chart(metric: str, values: Sequence[tuple[float, int | None, float]]) -> str:
+    """The values as a small terminal chart, drawn by uniplot (the optional `plot` extra):
+    x is the step, or the position in the history when values have no step."""
+    try:
+        from uniplot import plot_to_string
+    except ImportError:
+        raise CommandError(
+            "--plot draws with uniplot, which is not installed: pip install 'sapdi-local[plot]'"
+        ) from None
+    ys = [value for value, _, _ in values]
+    steps = [step for _, step, _ in values]
+    xs = steps if None not in steps else list(range(len(values)))
+    title = f"{metric}: {len(values)} values"
+    return str(plot_to_string(ys, xs=xs, title=title, width=60, height=10, lines=True))
 
 
 # ---------------------------------------------------------------- submit

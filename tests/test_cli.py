@@ -243,9 +243,9 @@ def test_history_values_json_and_plot(filled: tuple[Path, dict[str, str]]) -> No
     data = parsed(invoke("history", "lr-0.01", "loss", "--json"))
     assert [value["value"] for value in data["values"]] == [1.0, 0.5, 1 / 3, 0.25]
     plot = invoke("history", "lr-0.01", "loss", "--plot")
-    assert plot.exit_code == 0
-    assert plot.output.splitlines()[0].startswith("   1 |*")
-    assert "4 values" in plot.output
+    assert plot.exit_code == 0, plot.output
+    assert "loss: 4 values" in plot.output
+    assert "┌" in plot.output and "┘" in plot.output  # uniplot's frame
 
 
 def test_history_unknown_metric(filled: tuple[Path, dict[str, str]]) -> None:
@@ -596,3 +596,14 @@ def test_gc_gives_back_the_space_of_deleted_runs(
     assert MLTrackingSDK(db_path=db_path).get_runs(run=small)[0].metrics == {"kept": 1.0}
     result = invoke("gc", "--db", str(db_path))
     assert result.exit_code == 0 and "before" in result.output and "after" in result.output
+
+
+def test_history_plot_without_uniplot_names_the_extra(
+    filled: tuple[Path, dict[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without the optional uniplot, --plot exits 2 and says which extra to install."""
+    monkeypatch.setitem(sys.modules, "uniplot", None)  # makes "import uniplot" fail
+    db, _ = filled
+    result = invoke("history", "lr-0.01", "loss", "--plot", "--db", str(db))
+    assert result.exit_code == 2
+    assert "sapdi-local[plot]" in result.output
