@@ -582,6 +582,7 @@ def read_payload(text: str) -> dict[str, Any]:
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help="Log a parameter.")
 @click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE", help="Set a tag.")
 @db_option
+@json_option
 def submit(
     pairs: tuple[str, ...],
     run_named: str | None,
@@ -590,6 +591,7 @@ def submit(
     params: tuple[str, ...],
     tags: tuple[str, ...],
     db: Path | None,
+    as_json: bool,
 ) -> None:
     """Log metrics from a shell or CI step and print the run id.
 
@@ -636,7 +638,10 @@ def submit(
             sdk.persist_run()
     finally:
         sdk.close()
-    click.echo(run_id)
+    if as_json:
+        print_json({"run_id": run_id, "metrics": metrics})
+    else:
+        click.echo(run_id)
 
 
 # ---------------------------------------------------------------- check
@@ -733,6 +738,7 @@ def metric_of(run: Run, metric: str) -> float:
 @click.option("--collection", help="Only runs in this collection.")
 @click.option("--run", "run_names", multiple=True, help="Only this run (repeatable).")
 @db_option
+@json_option
 def export(
     out: Path,
     fmt: str,
@@ -740,6 +746,7 @@ def export(
     collection: str | None,
     run_names: tuple[str, ...],
     db: Path | None,
+    as_json: bool,
 ) -> None:
     """Export runs: a consistent database copy (safe while runs are written), or CSV or JSON.
 
@@ -753,15 +760,18 @@ def export(
         selected = select_for_export(store, scenario, collection, run_names)
         if fmt == "db":
             export_database(store, out, None if selected is None else [r.id for r in selected])
-            click.echo(f"copied {store.path} to {out}")
+            if as_json:
+                runs = store.counts()["runs"] if selected is None else len(selected)
+                print_json({"format": fmt, "files": [str(out)], "runs": runs})
+            else:
+                click.echo(f"copied {store.path} to {out}")
             return
         chosen = selected if selected is not None else all_runs(store)
         histories = read_histories(store, chosen)
     if fmt == "csv":
         write_csv(out, chosen, histories)
-        click.echo(
-            f"wrote {plural(len(chosen), 'run')} to {out / 'runs.csv'} and {out / 'metrics.csv'}"
-        )
+        written = [out / "runs.csv", out / "metrics.csv"]
+        message = f"wrote {plural(len(chosen), 'run')} to {written[0]} and {written[1]}"
     else:
         document = {
             "runs": [run.to_dict() for run in chosen],
@@ -772,7 +782,12 @@ def export(
             ],
         }
         out.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
-        click.echo(f"wrote {plural(len(chosen), 'run')} to {out}")
+        written = [out]
+        message = f"wrote {plural(len(chosen), 'run')} to {out}"
+    if as_json:
+        print_json({"format": fmt, "files": [str(path) for path in written], "runs": len(chosen)})
+    else:
+        click.echo(message)
 
 
 def all_runs(store: ReadOnlyStore) -> list[Run]:

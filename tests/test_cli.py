@@ -607,3 +607,30 @@ def test_history_plot_without_uniplot_names_the_extra(
     result = invoke("history", "lr-0.01", "loss", "--plot", "--db", str(db))
     assert result.exit_code == 2
     assert "sapdi-local[plot]" in result.output
+
+
+def test_submit_and_export_answer_in_json(
+    filled: tuple[Path, dict[str, str]], tmp_path: Path
+) -> None:
+    """submit --json gives the run id and the metrics; export --json names what it wrote."""
+    db, ids = filled
+    submitted = parsed(invoke("submit", "--db", str(db), "--json", "RMSE=0.31", "n=1200"))
+    assert submitted["metrics"] == {"RMSE": 0.31, "n": 1200.0}
+    assert len(submitted["run_id"]) == 32
+    copy = parsed(invoke("export", str(tmp_path / "copy.db"), "--db", str(db), "--json"))
+    assert copy == {"format": "db", "files": [str(tmp_path / "copy.db")], "runs": 4}
+    one = parsed(
+        invoke(
+            "export",
+            str(tmp_path / "one.json"),
+            "--format",
+            "json",
+            "--run",
+            "lr-0.1",
+            "--db",
+            str(db),
+            "--json",
+        )
+    )
+    assert one == {"format": "json", "files": [str(tmp_path / "one.json")], "runs": 1}
+    assert json.loads((tmp_path / "one.json").read_text())["runs"][0]["id"] == ids["lr-0.1"]
