@@ -1,0 +1,390 @@
+"""The commands that only read: where, collections, runs, show, compare, history, check.
+
+They open the file through ``ReadOnlyStore``: never creating, migrating or locking it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+from tabulate import tabulate  # type: ignore[import-untyped]  # tabulate ships no type hints
+
+from .cli_common import (
+    EXIT_CHECK_FAILED,
+    STATUSES,
+    CommandError,
+    collection_label,
+    db_option,
+    duration,
+    duration_seconds,
+    json_option,
+    key_value,
+    load_run,
+    moment,
+    number,
+    parse_since,
+    print_json,
+    reader,
+    short_moment,
+    size_text,
+    table,
+)
+from .model import Run, iso_time, utc_from_seconds
+from .sdk import run_from_record
+from .store import SCHEMA_VERSION, RunFilter
+
+
+@click.command()
+@db_option
+@json_option
+def where(db: Path | None, as_json: bool) -> None:
+    """Print the database path, its size, schema version and what it holds.
+
+    \b
+    Example:
+      sapdi-local where --db runs.db
+    """
+    with reader(db) as store:
+        counts = store.counts()
+        size = store.file_size()
+        if as_json:
+            print_json(
+                {"path": str(store.path), "bytes": size, "schema_version": SCHEMA_VERSION, **counts}
+            )
+            return
+        rows = [
+            ("database", str(store.path)),
+            ("size", size_text(size)),
+            ("schema", f"version {SCHEMA_VERSION}"),
+            *((name, f"{value:,}") for name, value in counts.items()),
+        ]
+        click.echo(tabulate(rows, tablefmt="plain", disable_numparse=True))
+
+
+@click.command()
+@click.option("--scenario", help="Only this scenario's collections.")
+@db_option
+@json_option
+def collections(scenario: str | None, db: Path | None, as_json: bool) -> None:
+    """List run collections with their run counts; default ones end in "(Default)".
+
+    \b
+    Example:
+      sapdi-local collections --scenario churn
+    """
+    with reader(db) as store:
+        found = [c for c in store.collections() if scenario is None or c["scenario"] == scenario]
+    for item in found:
+        item["last_start"] = iso_time(utc_from_seconds(item["last_start"]))
+    if as_json:
+        print_json(found)
+        return
+    rows = [
+        (
+            item["scenario"],
+            item["collection"] + (" (Default)" if item["is_default"] else ""),
+            item["runs"],
+            (item["last_start"] or "")[:19].replace("T", " "),
+        )
+        for item in found
+    ]
+    click.echo(table(("scenario", "collection", "runs", "last run (UTC)"), rows, elastic=(0, 1)))
+
+
+@click.command()
+@click.option("--collection", help="Only runs in this collection.")
+@click.option("--scenario", help="Only runs of this scenario.")
+@click.option("--notebook", help="Only runs made by this notebook.")
+@click.option("--pipeline", help="Only runs made by this pipeline or script.")
+@click.option(
+    "--status", type=click.Choice(STATUSES, case_sensitive=False), help="Only this status."
+)
+@click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE", help="Only runs with this tag.")
+@click.option("--since", help="Runs started since: 2026-11-01, 2026-11-01T12:00, 30m, 12h, 7d.")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--metric", "metrics", multiple=True, help="Add a column with this metric's value.")
+@db_option
+@json_option
+def runs(
+    collection: str | None,
+    scenario: str | None,
+    notebook: str | None,
+    pipeline: str | None,
+    status: str | None,
+    tags: tuple[str, ...],
+    since: str | None,
+    limit: int,
+    metrics: tuple[str, ...],
+    db: Path | None,
+    as_json: bool,
+) -> None:
+    """List runs, newest first (start times in UTC).
+
+    \b
+    Example:
+      sapdi-local runs --collection baseline --tag dataset=v2 --metric accuracy
+    """
+    tag_pairs = tuple(key_value(text, "--tag") for text in tags)
+    start_after = None if since is None else parse_since(since)
+    selection = RunFilter(
+        scenarios=None if scenario is None else (scenario,),
+        notebooks=None if notebook is None else (notebook,),
+        pipelines=None if pipeline is None else (pipeline,),
+        tags=tag_pairs,
+    )
+    with reader(db) as store:
+        found = [run_from_record(record) for record in store.select_runs(selection)]
+    found = [
+        run
+        for run in found
+        if (collection is None or collection in (run.collection, run.collection_display_name))
+        and (status is None or run.status == status.upper())
+        and (start_after is None or (run.start_time is not None and run.start_time >= start_after))
+    ][:limit]
+    if as_json:
+        print_json([{**run.to_dict(), "duration": duration_seconds(run)} for run in found])
+        return
+    headers = ("id", "name", "collection", "status", "start", "duration", *metrics)
+    rows = [
+        (
+            run.id[:8],
+            run.name,
+            collection_label(run),
+            run.status,
+            short_moment(run.start_time),
+            duration(duration_seconds(run)),
+            *(number(run.metrics.get(name)) for name in metrics),
+        )
+        for run in found
+    ]
+    click.echo(table(headers, rows, elastic=(1, 2)))
+
+
+@click.command()
+@click.argument("run")
+@db_option
+@json_option
+def show(run: str, db: Path | None, as_json: bool) -> None:
+    """Show one run whole: context, parameters, tags, labels and metrics.
+
+    RUN is a run id, a unique id prefix, or a run name. Metric count, min and max are
+    over the stored values (the 1000 most recent of each metric).
+
+    \b
+    Example:
+      sapdi-local show 3f2a
+    """
+    with reader(db) as store:
+        found, _ = load_run(store, run)
+        stats = store.metric_stats(found.id)
+    if as_json:
+        print_json({**found.to_dict(), "duration": duration_seconds(found), "metric_stats": stats})
+        return
+    context = [
+        ("run", found.id),
+        ("name", found.name),
+        ("collection", collection_label(found)),
+        ("status", found.status),
+        ("scenario", f"{found.scenario} (version {found.scenario_version})"),
+        ("notebook" if found.notebook else "pipeline", found.notebook or found.pipeline),
+        ("execution", found.execution),
+        ("start (UTC)", moment(found.start_time)),
+        ("end (UTC)", moment(found.end_time)),
+        ("duration", duration(duration_seconds(found))),
+    ]
+    click.echo(tabulate(context, tablefmt="plain", disable_numparse=True))
+    user_parameters = {k: v for k, v in found.parameters.items() if k not in ("start", "end")}
+    user_tags = {k: v for k, v in found.tags.items() if k != "runName"}
+    labels = {k: json.dumps(v) for k, v in found.labels.items()}
+    for title, pairs in (("parameters", user_parameters), ("tags", user_tags), ("labels", labels)):
+        click.echo(f"\n{title}")
+        click.echo(
+            table(("name", "value"), sorted(pairs.items()), elastic=(1, 0)) if pairs else "  (none)"
+        )
+    click.echo("\nmetrics")
+    rows = [
+        (name, number(s["last"]), s["count"], number(s["min"]), number(s["max"]))
+        for name, s in stats.items()
+    ]
+    click.echo(
+        table(("name", "last", "count", "min", "max"), rows, elastic=(0,)) if rows else "  (none)"
+    )
+
+
+@click.command()
+@click.argument("runs_named", metavar="RUN RUN...", nargs=-1, required=True)
+@db_option
+@json_option
+def compare(runs_named: tuple[str, ...], db: Path | None, as_json: bool) -> None:
+    """Put runs' parameters and last metric values side by side; "*" marks differences.
+
+    \b
+    Example:
+      sapdi-local compare lr-0.01 lr-0.1
+    """
+    if len(runs_named) < 2:
+        raise click.UsageError("compare needs at least two runs")
+    with reader(db) as store:
+        found = [load_run(store, text) for text in runs_named]
+    fields: list[tuple[str, str, list[str | None]]] = []
+    for kind, values in (
+        ("parameter", [record.parameters for _, record in found]),
+        ("metric", [{k: number(v) for k, v in run.metrics.items()} for run, _ in found]),
+    ):
+        for name in sorted(set().union(*values)):
+            fields.append((kind, name, [each.get(name) for each in values]))
+    if as_json:
+        print_json(
+            {
+                "runs": [{"id": run.id, "name": run.name} for run, _ in found],
+                "fields": [
+                    {"kind": kind, "name": name, "values": values, "differs": len(set(values)) > 1}
+                    for kind, name, values in fields
+                ],
+            }
+        )
+        return
+    headers = ("", "field", *(run.name or run.id for run, _ in found))
+    rows = [
+        (
+            "*" if len(set(values)) > 1 else "",
+            f"{kind[0]}: {name}",
+            *("-" if value is None else value for value in values),
+        )
+        for kind, name, values in fields
+    ]
+    click.echo(table(headers, rows, elastic=range(1, len(headers))))
+
+
+@click.command()
+@click.argument("run")
+@click.argument("metric")
+@click.option("--plot", is_flag=True, help="Draw the values as a small chart.")
+@db_option
+@json_option
+def history(run: str, metric: str, plot: bool, db: Path | None, as_json: bool) -> None:
+    """Show a metric's stored values (the 1000 most recent) with step and time.
+
+    \b
+    Example:
+      sapdi-local history 3f2a loss --plot
+    """
+    with reader(db) as store:
+        found, _ = load_run(store, run)
+        if metric not in found.metrics:
+            known = ", ".join(sorted(found.metrics)) or "none"
+            raise CommandError(f"run {found.id} has no metric {metric!r}; its metrics: {known}")
+        values = store.metric_history(found.id, [metric])[metric]
+    if as_json:
+        print_json(
+            {
+                "run_id": found.id,
+                "name": metric,
+                "values": [{"value": v, "step": s, "timestamp": t} for v, s, t in values],
+            }
+        )
+        return
+    if plot:
+        click.echo(chart(metric, values))
+        return
+    rows = [
+        ("" if step is None else step, number(value), moment(utc_from_seconds(stamp)))
+        for value, step, stamp in values
+    ]
+    click.echo(table(("step", metric, "time (UTC)"), rows))
+
+
+def chart(metric: str, values: Sequence[tuple[float, int | None, float]]) -> str:
+    """The values as a small terminal chart, drawn by uniplot (the optional `plot` extra):
+    x is the step, or the position in the history when values have no step."""
+    try:
+        from uniplot import plot_to_string
+    except ImportError:
+        raise CommandError(
+            "--plot draws with uniplot, which is not installed: pip install 'sapdi-local[plot]'"
+        ) from None
+    ys = [value for value, _, _ in values]
+    steps = [step for _, step, _ in values]
+    xs = steps if None not in steps else list(range(len(values)))
+    title = f"{metric}: {len(values)} values"
+    return str(plot_to_string(ys, xs=xs, title=title, width=60, height=10, lines=True))
+
+
+# ---------------------------------------------------------------- check
+
+
+@click.command()
+@click.argument("run")
+@click.option("--metric", required=True, help="The metric to check.")
+@click.option("--min", "minimum", type=float, help="Fail when the value is below this.")
+@click.option("--max", "maximum", type=float, help="Fail when the value is above this.")
+@click.option("--baseline", help="Fail when worse than this run's value by more than --tolerance.")
+@click.option("--tolerance", type=click.FloatRange(min=0), default=0.0, show_default=True)
+@click.option("--lower-is-better", is_flag=True, help="With --baseline: smaller values are better.")
+@db_option
+@json_option
+def check(
+    run: str,
+    metric: str,
+    minimum: float | None,
+    maximum: float | None,
+    baseline: str | None,
+    tolerance: float,
+    lower_is_better: bool,
+    db: Path | None,
+    as_json: bool,
+) -> None:
+    """Exit 1 when a run's metric is outside the bounds, 0 when inside: a CI gate.
+
+    \b
+    Examples:
+      sapdi-local check ci-42 --metric accuracy --min 0.9
+      sapdi-local check ci-42 --metric rmse --baseline main --tolerance 0.01 --lower-is-better
+    """
+    if minimum is None and maximum is None and baseline is None:
+        raise click.UsageError("give --min, --max or --baseline")
+    with reader(db) as store:
+        found, _ = load_run(store, run)
+        value = metric_of(found, metric)
+        reference = None if baseline is None else metric_of(load_run(store, baseline)[0], metric)
+    failures = []
+    if minimum is not None and value < minimum:
+        failures.append(f"below the minimum {number(minimum)}")
+    if maximum is not None and value > maximum:
+        failures.append(f"above the maximum {number(maximum)}")
+    if reference is not None:
+        worse_by = (value - reference) if lower_is_better else (reference - value)
+        if worse_by > tolerance:
+            failures.append(
+                f"worse than the baseline's {number(reference)} by {number(worse_by)} "
+                f"(tolerance {number(tolerance)})"
+            )
+    label = f"{metric} = {number(value)} in run {found.name} ({found.id[:8]})"
+    if as_json:
+        print_json(
+            {
+                "run_id": found.id,
+                "metric": metric,
+                "value": value,
+                "baseline": reference,
+                "ok": not failures,
+                "failures": failures,
+            }
+        )
+    elif failures:
+        click.echo(f"FAIL: {label} is {' and '.join(failures)}", err=True)
+    else:
+        click.echo(f"OK: {label}")
+    if failures:
+        sys.exit(EXIT_CHECK_FAILED)
+
+
+def metric_of(run: Run, metric: str) -> float:
+    if metric not in run.metrics:
+        known = ", ".join(sorted(run.metrics)) or "none"
+        raise CommandError(f"run {run.id} has no metric {metric!r}; its metrics: {known}")
+    return run.metrics[metric]

@@ -1,0 +1,411 @@
+"""The commands that write: submit, export, merge, delete and gc."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .cli_common import (
+    CommandError,
+    collection_label,
+    database,
+    db_option,
+    json_option,
+    key_value,
+    plural,
+    print_json,
+    reader,
+    resolve_run,
+    size_text,
+    table,
+)
+from .model import Run
+from .sdk import run_from_record
+from .selectors import delete_filter
+from .store import ReadOnlyStore, RunFilter, Store, merge_from
+from .validation import check_metric_value, check_name, check_parameter, check_tag
+
+# ---------------------------------------------------------------- submit
+
+
+def metric_number(name: str, value: object) -> float:
+    """A Submit Metrics value: a number, or a string holding one."""
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            raise CommandError(
+                f"metric {name!r}: {value!r} is not a number; give numbers or numeric strings, "
+                'for example RMSE=0.31 or {"RMSE": "0.31"}'
+            ) from None
+    return check_metric_value(check_name("metric name", name), value)
+
+
+def read_payload(text: str) -> dict[str, Any]:
+    """The Submit Metrics operator's payload: a flat JSON object of name to number."""
+    try:
+        payload = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise CommandError(
+            f"stdin is not JSON ({error}); expected an object such as "
+            '{"RMSE": "0.31", "n": "1200"}'
+        ) from None
+    if not isinstance(payload, dict):
+        raise CommandError(
+            f"stdin holds a JSON {type(payload).__name__}; expected an object of metric name to "
+            'number, such as {"RMSE": "0.31", "n": "1200"}'
+        )
+    return payload
+
+
+@click.command()
+@click.argument("pairs", metavar="[NAME=VALUE]...", nargs=-1)
+@click.option("--run", "run_named", help="Log into this existing run (id, id prefix or name).")
+@click.option("--run-collection", help="Collection of the new run (or move --run there).")
+@click.option("--run-name", help="Name of the new run (or rename --run).")
+@click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help="Log a parameter.")
+@click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE", help="Set a tag.")
+@db_option
+@json_option
+def submit(
+    pairs: tuple[str, ...],
+    run_named: str | None,
+    run_collection: str | None,
+    run_name: str | None,
+    params: tuple[str, ...],
+    tags: tuple[str, ...],
+    db: Path | None,
+    as_json: bool,
+) -> None:
+    """Log metrics from a shell or CI step and print the run id.
+
+    Metrics come as NAME=VALUE arguments or, without them, as a JSON object on stdin
+    (the Submit Metrics operator's payload, values numbers or numeric strings). Without
+    --run a new run is started and ended.
+
+    \b
+    Examples:
+      sapdi-local submit RMSE=0.31 n=1200 --run-collection nightly --param model=xgb
+      echo '{"RMSE": "0.31", "n": "1200"}' | sapdi-local submit --run-name ci-42
+    """
+    from .sdk import MLTrackingSDK  # the SDK only here: reading commands never need it
+
+    raw = (
+        dict(key_value(text, "NAME=VALUE") for text in pairs)
+        if pairs
+        else read_payload(sys.stdin.read())
+    )
+    metrics = {name: metric_number(name, value) for name, value in raw.items()}
+    parameters = dict(check_parameter(*key_value(text, "--param")) for text in params)
+    tag_values = dict(check_tag(*key_value(text, "--tag")) for text in tags)
+    path = database(db)
+    sdk = MLTrackingSDK(db_path=path)
+    try:
+        if run_named is None:
+            run_id = sdk.start_run(run_collection_name=run_collection, run_name=run_name).id
+        else:
+            with reader(path) as store:
+                run_id = resolve_run(store, run_named)
+            if run_collection or run_name:
+                sdk.update_run_info(
+                    run=run_id, run_name=run_name, run_collection_name=run_collection
+                )
+        if parameters:
+            sdk.log_parameters(parameters, run=run_id)
+        if tag_values:
+            sdk.set_tags(tag_values, run=run_id)
+        if metrics:
+            sdk.log_metrics(metrics, run=run_id)
+        if run_named is None:
+            sdk.end_run()
+        else:
+            sdk.persist_run()
+    finally:
+        sdk.close()
+    if as_json:
+        print_json({"run_id": run_id, "metrics": metrics})
+    else:
+        click.echo(run_id)
+
+
+# ---------------------------------------------------------------- export and merge
+
+
+@click.command()
+@click.argument("out", type=click.Path(path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(("db", "csv", "json")),
+    default="db",
+    show_default=True,
+    help="db: OUT is a new database file; csv: OUT is a folder that gets runs.csv and "
+    "metrics.csv; json: OUT is one JSON file with runs and metric histories.",
+)
+@click.option("--scenario", help="Only runs of this scenario.")
+@click.option("--collection", help="Only runs in this collection.")
+@click.option("--run", "run_names", multiple=True, help="Only this run (repeatable).")
+@db_option
+@json_option
+def export(
+    out: Path,
+    fmt: str,
+    scenario: str | None,
+    collection: str | None,
+    run_names: tuple[str, ...],
+    db: Path | None,
+    as_json: bool,
+) -> None:
+    """Export runs: a consistent database copy (safe while runs are written), or CSV or JSON.
+
+    \b
+    Examples:
+      sapdi-local export share.db --scenario churn
+      sapdi-local export results/ --format csv --collection baseline
+      sapdi-local export results.json --format json --run 3f2a
+    """
+    with reader(db) as store:
+        selected = select_for_export(store, scenario, collection, run_names)
+        if fmt == "db":
+            export_database(store, out, None if selected is None else [r.id for r in selected])
+            if as_json:
+                runs = store.counts()["runs"] if selected is None else len(selected)
+                print_json({"format": fmt, "files": [str(out)], "runs": runs})
+            else:
+                click.echo(f"copied {store.path} to {out}")
+            return
+        chosen = selected if selected is not None else all_runs(store)
+        histories = read_histories(store, chosen)
+    if fmt == "csv":
+        write_csv(out, chosen, histories)
+        written = [out / "runs.csv", out / "metrics.csv"]
+        message = f"wrote {plural(len(chosen), 'run')} to {written[0]} and {written[1]}"
+    else:
+        document = {
+            "runs": [run.to_dict() for run in chosen],
+            "metrics": [
+                {"run_id": run_id, "name": name, "values": values}
+                for run_id, metrics in histories.items()
+                for name, values in metrics.items()
+            ],
+        }
+        out.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+        written = [out]
+        message = f"wrote {plural(len(chosen), 'run')} to {out}"
+    if as_json:
+        print_json({"format": fmt, "files": [str(path) for path in written], "runs": len(chosen)})
+    else:
+        click.echo(message)
+
+
+def all_runs(store: ReadOnlyStore) -> list[Run]:
+    return [run_from_record(record) for record in store.select_runs(RunFilter())]
+
+
+def select_for_export(
+    store: ReadOnlyStore, scenario: str | None, collection: str | None, run_names: Sequence[str]
+) -> list[Run] | None:
+    """The runs to export, or None for all of them."""
+    if scenario is None and collection is None and not run_names:
+        return None
+    ids = tuple(resolve_run(store, text) for text in run_names) if run_names else None
+    selection = RunFilter(scenarios=None if scenario is None else (scenario,), runs=ids)
+    return [
+        run
+        for run in map(run_from_record, store.select_runs(selection))
+        if collection is None or collection in (run.collection, run.collection_display_name)
+    ]
+
+
+def export_database(store: ReadOnlyStore, out: Path, keep: list[str] | None) -> None:
+    bar = click.progressbar(length=1, label="copying", file=sys.stderr)
+    with bar:
+
+        def advance(done: int, total: int) -> None:
+            bar.length = total
+            bar.update(done - bar.pos)
+
+        store.export_copy(out, keep_runs=keep, progress=advance)
+
+
+def read_histories(
+    store: ReadOnlyStore, chosen: Sequence[Run]
+) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    histories: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    with click.progressbar(chosen, label="reading histories", file=sys.stderr) as bar:
+        for run in bar:
+            stored = store.metric_history(run.id, None)
+            histories[run.id] = {
+                name: [{"value": v, "step": s, "timestamp": t} for v, s, t in rows]
+                for name, rows in stored.items()
+            }
+    return histories
+
+
+def write_csv(
+    folder: Path, chosen: Sequence[Run], histories: dict[str, dict[str, list[dict[str, Any]]]]
+) -> None:
+    """runs.csv: one row per run, parameters as ``param.NAME``, tags as ``tag.NAME`` and last
+    metric values as ``metric.NAME`` columns; metrics.csv: one row per stored value."""
+    folder.mkdir(parents=True, exist_ok=True)
+    base = [
+        "id",
+        "name",
+        "collection",
+        "collection_is_default",
+        "scenario",
+        "scenario_version",
+        "notebook",
+        "pipeline",
+        "execution",
+        "status",
+        "start_time",
+        "end_time",
+    ]
+    extra = sorted(
+        {f"param.{k}" for run in chosen for k in run.parameters if k not in ("start", "end")}
+        | {f"tag.{k}" for run in chosen for k in run.tags if k != "runName"}
+        | {f"metric.{k}" for run in chosen for k in run.metrics}
+    )
+    with (folder / "runs.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=[*base, *extra])
+        writer.writeheader()
+        for run in chosen:
+            data = run.to_dict()
+            row = {column: data[column] for column in base}
+            row.update({f"param.{k}": v for k, v in run.parameters.items()})
+            row.update({f"tag.{k}": v for k, v in run.tags.items()})
+            row.update({f"metric.{k}": v for k, v in run.metrics.items()})
+            writer.writerow({column: row.get(column, "") for column in [*base, *extra]})
+    with (folder / "metrics.csv").open("w", newline="") as handle:
+        rows = csv.writer(handle)
+        rows.writerow(["run_id", "metric", "step", "value", "timestamp"])
+        for run_id, metrics in histories.items():
+            for name, values in metrics.items():
+                for item in values:
+                    rows.writerow([run_id, name, item["step"], item["value"], item["timestamp"]])
+
+
+@click.command()
+@click.argument("other", type=click.Path(dir_okay=False, path_type=Path))
+@db_option
+@json_option
+def merge(other: Path, db: Path | None, as_json: bool) -> None:
+    """Bring in another database's runs that this one lacks, with everything they hold.
+
+    Merging the same file twice adds nothing. A run present in both with different
+    content is reported as a conflict and left as it is here.
+
+    \b
+    Example:
+      sapdi-local merge colleague.db
+    """
+    store = Store(database(db))
+    theirs = ReadOnlyStore(other.expanduser().absolute())
+    try:
+        with click.progressbar(
+            length=theirs.counts()["runs"], label="merging", file=sys.stderr
+        ) as bar:
+            report = merge_from(store, theirs, progress=bar.update)
+    finally:
+        store.close()
+        theirs.close()
+    if as_json:
+        print_json(report._asdict())
+        return
+    click.echo(
+        f"added {plural(len(report.added), 'run')}, {len(report.unchanged)} already here, "
+        f"{plural(len(report.conflicts), 'conflict')}"
+    )
+    for run_id in report.conflicts:
+        click.echo(f"conflict: run {run_id} differs here and in {other}; left unchanged")
+
+
+# ---------------------------------------------------------------- delete and gc
+
+
+@click.command()
+@click.option("--scenario", help="Scenario id, or several comma-separated (alone).")
+@click.option("--scenario-version", help="Scenario version.")
+@click.option("--pipeline", help="Pipeline name.")
+@click.option("--execution", help="Execution id.")
+@click.option("--notebook", help="Notebook name (needs --scenario or --run).")
+@click.option("--run", "runs_named", multiple=True, help="A run: id, id prefix or name.")
+@click.option("--yes", is_flag=True, help="Delete without asking.")
+@db_option
+@json_option
+def delete(
+    scenario: str | None,
+    scenario_version: str | None,
+    pipeline: str | None,
+    execution: str | None,
+    notebook: str | None,
+    runs_named: tuple[str, ...],
+    yes: bool,
+    db: Path | None,
+    as_json: bool,
+) -> None:
+    """Delete runs and everything logged to them, after showing them and asking.
+
+    The selectors and their rules are those of delete_runs: at least one; --notebook
+    needs --scenario or --run; several scenarios at once take --scenario alone.
+
+    \b
+    Examples:
+      sapdi-local delete --run lr-0.01
+      sapdi-local delete --scenario churn --notebook explore.ipynb --yes
+    """
+    from .sdk import MLTrackingSDK  # the SDK only here: reading commands never need it
+
+    path = database(db)
+    with reader(path) as store:
+        run_ids = [resolve_run(store, text) for text in runs_named] or None
+        selectors = (scenario, scenario_version, pipeline, execution, notebook, run_ids)
+        chosen = [run_from_record(r) for r in store.select_runs(delete_filter(*selectors))]
+    if not chosen:
+        if as_json:
+            print_json({"deleted": 0, "runs": []})
+        else:
+            click.echo("no run matches; nothing deleted")
+        return
+    if not as_json:
+        rows = [[r.id[:8], r.name, collection_label(r), r.status] for r in chosen]
+        click.echo(table(["id", "name", "collection", "status"], rows, elastic=(1, 2)))
+    if not yes:
+        click.confirm(f"Delete {plural(len(chosen), 'run')}?", abort=True, err=True)
+    sdk = MLTrackingSDK(db_path=path)
+    try:
+        deleted = sdk.delete_runs(*selectors)
+    finally:
+        sdk.close()
+    if as_json:
+        print_json({"deleted": deleted, "runs": [r.id for r in chosen]})
+    else:
+        click.echo(f"deleted {plural(deleted, 'run')}")
+
+
+@click.command()
+@db_option
+@json_option
+def gc(db: Path | None, as_json: bool) -> None:
+    """Give back the space of deleted runs and trimmed histories (VACUUM), under the lock.
+
+    \b
+    Example:
+      sapdi-local gc
+    """
+    store = Store(database(db))
+    try:
+        before, after = store.vacuum()
+    finally:
+        store.close()
+    if as_json:
+        print_json({"bytes_before": before, "bytes_after": after})
+    else:
+        click.echo(f"{size_text(before)} before, {size_text(after)} after")
