@@ -1,7 +1,9 @@
 """The process around the SDKs: interpreter exit, fork, and keeping unsaved work alive.
 
 - At exit, every SDK ends its active run (FAILED when the program is dying of an
-  uncaught exception) and persists its cache.
+  uncaught exception, INTERRUPTED on Ctrl-C, TERMINATED on SIGTERM) and persists its
+  cache. SIGTERM, which would otherwise end the process without running exit handlers,
+  is turned into a normal exit with code 143 while a run is active.
 - An SDK with an active run or unsaved values is held by a strong reference, so that
   dropping the last user reference cannot lose what it holds; it is let go once saved.
 - A forked child forgets the SDK state it inherited (the parent writes its own cache)
@@ -14,11 +16,14 @@ from __future__ import annotations
 import atexit
 import os
 import sys
+import threading
 import weakref
+from types import FrameType
 from typing import Protocol
 
-FINISHED = "FINISHED"
-FAILED = "FAILED"
+from .model import FAILED, FINISHED, INTERRUPTED, TERMINATED
+
+SIGTERM_EXIT_CODE = 128 + 15  # what a shell reports for a process ended by SIGTERM
 
 
 class Saver(Protocol):
@@ -30,6 +35,8 @@ class Saver(Protocol):
 _live: weakref.WeakSet[Saver] = weakref.WeakSet()
 _holding: set[Saver] = set()  # SDKs with an active run or unsaved values
 _owner_pid = os.getpid()
+_terminated = False  # set when SIGTERM arrived
+_watching_sigterm = False
 
 
 def register(sdk: Saver) -> None:
@@ -46,14 +53,42 @@ def release(sdk: Saver) -> None:
 
 
 def exit_status() -> str:
-    """FAILED when the program is ending on an uncaught exception, else FINISHED."""
+    """How the program is ending: TERMINATED (SIGTERM), INTERRUPTED (Ctrl-C), FAILED (an
+    uncaught exception) or FINISHED."""
+    if _terminated:
+        return TERMINATED
     # sys.last_value is set when an uncaught exception ends a program. In an interactive
     # session (a prompt, IPython, a Jupyter kernel) it only records an earlier error that
     # the session survived, so it says nothing about how the session ends.
     interactive = hasattr(sys, "ps1") or "IPython" in sys.modules or "ipykernel" in sys.modules
-    if not interactive and getattr(sys, "last_value", None) is not None:
-        return FAILED
-    return FINISHED
+    last = getattr(sys, "last_value", None)
+    if interactive or last is None:
+        return FINISHED
+    return INTERRUPTED if isinstance(last, KeyboardInterrupt) else FAILED
+
+
+def watch_for_sigterm() -> None:
+    """Make SIGTERM end the program through its exit handlers, so runs are saved.
+
+    Only from the main thread (the only one that may set handlers), and only while SIGTERM
+    has its default action: a handler the program set itself is left alone.
+    """
+    global _watching_sigterm
+    if _watching_sigterm or threading.current_thread() is not threading.main_thread():
+        return
+    import signal
+
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    _watching_sigterm = True
+
+
+def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    # Raised in the main thread between two bytecodes: a persist in progress is rolled
+    # back and its values kept, then the exit handlers save everything once.
+    global _terminated
+    _terminated = True
+    raise SystemExit(SIGTERM_EXIT_CODE)
 
 
 def save_all(status: str | None = None) -> None:

@@ -17,8 +17,10 @@ if TYPE_CHECKING:
 
 RUNNING = "RUNNING"
 FINISHED = "FINISHED"
-FAILED = "FAILED"
-KILLED = "KILLED"
+FAILED = "FAILED"  # the program died of an uncaught exception
+KILLED = "KILLED"  # its process is gone without ending it (never stored: seen when reading)
+INTERRUPTED = "INTERRUPTED"  # the program ended on Ctrl-C (KeyboardInterrupt)
+TERMINATED = "TERMINATED"  # the program ended on SIGTERM
 
 
 def iso_time(moment: datetime | None) -> str | None:

@@ -202,6 +202,7 @@ class MLTrackingSDK:
         self._windows = self._cache.windows(run_id)
         self._next_run_info = {}
         lifecycle.hold(self)
+        lifecycle.watch_for_sigterm()
         if planned.get("tags"):
             self._cache.stage(self._cache.tags, run_id, planned["tags"])
         return run

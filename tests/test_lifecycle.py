@@ -183,3 +183,62 @@ def test_exit_status_comes_from_how_the_program_ends(interactive: bool) -> None:
     """
     result = run_python(code)
     assert result.stdout.strip() == ("FINISHED" if interactive else "FAILED")
+
+
+SIGNALLED_CHILD = """
+import sys, time
+from sapdi_local import MLTrackingSDK, tracking
+tracking.set_default_sdk(MLTrackingSDK(db_path=sys.argv[1]))
+run = tracking.start_run()
+for step in range(100):
+    tracking.log_metric("loss", 1 / (step + 1), step=step)
+print("ready", flush=True)
+while True:
+    tracking.log_metric("alive", 1.0)
+    time.sleep(0.001)
+"""
+
+
+@pytest.mark.parametrize(
+    "signal_name, status, exit_codes",
+    [("SIGTERM", "TERMINATED", {143}), ("SIGINT", "INTERRUPTED", {1, -2, 130})],
+)
+def test_a_signal_during_a_run_ends_it_with_a_status_that_says_why(
+    tmp_path: Path, signal_name: str, status: str, exit_codes: set[int]
+) -> None:
+    """SIGTERM or Ctrl-C (SIGINT) while a run logs: every value logged is stored and the run
+    ends TERMINATED or INTERRUPTED."""
+    import signal
+
+    db = tmp_path / "t.db"
+    child = subprocess.Popen(
+        [sys.executable, "-c", SIGNALLED_CHILD, str(db)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdout is not None and child.stdout.readline().strip() == "ready"
+    child.send_signal(getattr(signal, signal_name))
+    child.wait(timeout=60)
+    assert child.returncode in exit_codes, child.stderr.read() if child.stderr else ""
+    assert rows(db, "SELECT status FROM runs") == [(status,)]
+    assert rows(db, "SELECT COUNT(*) FROM metrics WHERE name = 'loss'") == [(100,)]
+    assert rows(db, "SELECT COUNT(*) FROM metrics WHERE name = 'alive'")[0][0] >= 1
+
+
+def test_a_program_with_its_own_sigterm_handler_keeps_it(tmp_path: Path) -> None:
+    """start_run leaves a SIGTERM handler the program set itself in place."""
+    result = run_python(
+        f"""
+        import signal
+        from sapdi_local import MLTrackingSDK
+        def mine(signum, frame):
+            pass
+        signal.signal(signal.SIGTERM, mine)
+        sdk = MLTrackingSDK(db_path={str(tmp_path / "t.db")!r})
+        sdk.start_run()
+        print(signal.getsignal(signal.SIGTERM) is mine)
+        sdk.end_run()
+        """
+    )
+    assert result.stdout.strip() == "True"
