@@ -67,6 +67,17 @@ def exit_status() -> str:
     return INTERRUPTED if isinstance(last, KeyboardInterrupt) else FAILED
 
 
+def status_for(error: BaseException | None) -> str:
+    """The status a run ends with when a ``with`` block around it exits with ``error``."""
+    if error is None:
+        return FINISHED
+    if isinstance(error, KeyboardInterrupt):
+        return INTERRUPTED
+    if isinstance(error, SystemExit):
+        return TERMINATED if _terminated else FINISHED
+    return FAILED
+
+
 def watch_for_sigterm() -> None:
     """Make SIGTERM end the program through its exit handlers, so runs are saved.
 

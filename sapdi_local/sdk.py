@@ -55,6 +55,7 @@ from .validation import (
 
 if TYPE_CHECKING:
     from pathlib import Path
+    from types import TracebackType
 
     from .store import PersistBatch, RunRecord, Store
 
@@ -63,6 +64,26 @@ CACHE_LIMIT_BYTES = 1.5 * 1024 * 1024
 _metric_value = partial(tuple.__new__, MetricValue)
 _MAX = MAX_METRIC_VALUE
 _STEP_LIMIT = 2**63  # steps are stored as 64-bit integers
+
+
+class ActiveRun(Run):
+    """The run ``start_run`` returns: a Run that, used as ``with start_run() as run:``, ends
+    itself when the block exits (FAILED if an exception escapes it, the exception going on).
+    """
+
+    # No __slots__ here, unlike Run: the instance keeps the SDK that started it.
+    _sdk: MLTrackingSDK
+
+    def __enter__(self) -> ActiveRun:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._sdk._end_if_active(self.id, error)
 
 
 class MLTrackingSDK:
@@ -143,7 +164,9 @@ class MLTrackingSDK:
 
     # ------------------------------------------------------------ runs
 
-    def start_run(self, run_collection_name: str | None = None, run_name: str | None = None) -> Run:
+    def start_run(
+        self, run_collection_name: str | None = None, run_name: str | None = None
+    ) -> ActiveRun:
         """Start a run and make it the active one.
 
         Without ``run_collection_name`` the run goes to the default collection of its
@@ -165,7 +188,7 @@ class MLTrackingSDK:
         run_id = new_id()
         started = time()
         process = current_process()
-        run = Run(
+        run = ActiveRun(
             id=run_id,
             name=name or run_id,
             collection=collection or context.source,
@@ -197,6 +220,7 @@ class MLTrackingSDK:
                 "pid_started": process.started,
             }
         )
+        run._sdk = self
         self._known_runs.add(run_id)
         self._active = run
         self._windows = self._cache.windows(run_id)
@@ -630,6 +654,26 @@ class MLTrackingSDK:
                 )
             self._known_runs.add(run_id)
         return run_id
+
+    def __enter__(self) -> MLTrackingSDK:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """End the active run (FAILED if an exception escapes the block), persist, close."""
+        if self._active is not None:
+            self._end_if_active(self._active.id, error)
+        self.close()
+
+    def _end_if_active(self, run_id: str, error: BaseException | None) -> None:
+        # Ending because of an exception must not replace it with a storage error: then a
+        # failed persist only warns, and the values stay for the exit handler.
+        if self._active is not None and self._active.id == run_id:
+            self._end_active_run(lifecycle.status_for(error), explicit=error is None)
 
     def close(self) -> None:
         """End the active run, persist the cache and close the database."""

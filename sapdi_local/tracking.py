@@ -13,9 +13,10 @@ from typing import Any
 
 from .errors import TrackingError
 from .model import MetricHistory, MetricValue, Notebook, Run, Scenario
-from .sdk import MLTrackingSDK
+from .sdk import ActiveRun, MLTrackingSDK
 
 __all__ = [
+    "ActiveRun",
     "MLTrackingSDK",
     "MetricHistory",
     "MetricValue",
@@ -57,8 +58,8 @@ def set_default_sdk(sdk: MLTrackingSDK) -> MLTrackingSDK:
     return previous
 
 
-def start_run(run_collection_name: str | None = None, run_name: str | None = None) -> Run:
-    """Start a run; see MLTrackingSDK.start_run."""
+def start_run(run_collection_name: str | None = None, run_name: str | None = None) -> ActiveRun:
+    """Start a run; see MLTrackingSDK.start_run. ``with start_run() as run:`` ends it."""
     return _default.start_run(run_collection_name, run_name)
 
 

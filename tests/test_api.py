@@ -496,3 +496,43 @@ def test_a_new_database_is_made_without_importing_sqlite_utils(tmp_path: Path) -
         """
     )
     assert result.stdout.strip() == "False"
+
+
+def test_with_start_run_ends_the_run_on_exit(sdk: MLTrackingSDK) -> None:
+    """`with tracking.start_run() as run:` ends the run FINISHED when the block ends."""
+    with tracking.start_run(run_name="block") as run:
+        tracking.log_metric("m", 1)
+        assert sdk.active_run is not None
+    assert sdk.active_run is None
+    [stored] = tracking.get_runs(run=run)
+    assert (stored.name, stored.status, stored.metrics) == ("block", "FINISHED", {"m": 1.0})
+
+
+def test_an_exception_in_the_block_fails_the_run_and_keeps_its_values(
+    sdk: MLTrackingSDK,
+) -> None:
+    """An exception escaping the block marks the run FAILED, persists it, and goes on."""
+    with pytest.raises(ZeroDivisionError), tracking.start_run() as run:
+        tracking.log_metric("m", 2)
+        1 / 0  # noqa: B018
+    [stored] = tracking.get_runs(run=run)
+    assert (stored.status, stored.metrics) == ("FAILED", {"m": 2.0})
+
+
+def test_a_run_ended_inside_its_block_is_left_as_it_is(sdk: MLTrackingSDK) -> None:
+    """end_run() inside the block is fine: leaving it neither fails nor ends another run."""
+    with tracking.start_run() as first:
+        tracking.end_run()
+        second = tracking.start_run()
+    assert sdk.active_run == second
+    assert tracking.get_runs(run=first)[0].status == "FINISHED"
+
+
+def test_the_sdk_is_a_context_manager(db_path: Path) -> None:
+    """`with MLTrackingSDK(...) as sdk:` ends its active run and closes its file at the end."""
+    with MLTrackingSDK(db_path=db_path, pipeline="p.py") as tracker:
+        run = tracker.start_run()
+        tracker.log_metric("m", 3)
+    with MLTrackingSDK(db_path=db_path) as reader:
+        [stored] = reader.get_runs(run=run)
+    assert (stored.status, stored.metrics) == ("FINISHED", {"m": 3.0})
