@@ -1,4 +1,5 @@
-"""The ``sapdi-local`` command: browse, compare, gate CI, submit, export and merge runs.
+"""The ``sapdi-local`` command: browse, compare, gate CI, submit, export and merge runs,
+and start the metrics explorer (``ui``).
 
 Reading commands open the file through ``ReadOnlyStore``: they never create, migrate or
 lock it, so they are safe next to running trainings. ``submit`` writes through
@@ -16,6 +17,7 @@ import click
 
 from .cli_common import CommandError, db_option
 from .cli_reading import check, collections, compare, history, runs, show, where
+from .cli_ui import ui
 from .cli_writing import delete, export, gc, merge, submit
 from .errors import TrackingError
 
@@ -50,7 +52,7 @@ def main(db: Path | None) -> None:
     """
 
 
-READING = (where, collections, runs, show, compare, history, check)
+READING = (where, collections, runs, show, compare, history, check, ui)
 WRITING = (submit, export, merge, delete, gc)
 for command in (*READING, *WRITING):
     main.add_command(command)

@@ -22,7 +22,6 @@ EXIT_CHECK_FAILED = 1  # a gated metric is out of bounds
 WIDTH = 80  # tables fit a classic terminal
 MIN_COLUMN = 6  # no column is squeezed narrower than this
 HEADER_PADDING = 2  # tabulate.MIN_PADDING: room it keeps beside each header
-STATUSES = ("RUNNING", "FINISHED", "FAILED", "INTERRUPTED", "TERMINATED", "KILLED")
 F = TypeVar("F", bound=Callable[..., Any])
 
 

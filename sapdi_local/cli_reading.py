@@ -15,7 +15,6 @@ from tabulate import tabulate  # type: ignore[import-untyped]  # tabulate ships 
 
 from .cli_common import (
     EXIT_CHECK_FAILED,
-    STATUSES,
     CommandError,
     collection_label,
     db_option,
@@ -33,7 +32,7 @@ from .cli_common import (
     size_text,
     table,
 )
-from .model import Run, iso_time, utc_from_seconds
+from .model import STATUSES, Run, iso_time, utc_from_seconds
 from .sdk import run_from_record
 from .store import SCHEMA_VERSION, RunFilter
 

@@ -21,6 +21,7 @@ FAILED = "FAILED"  # the program died of an uncaught exception
 KILLED = "KILLED"  # its process is gone without ending it (never stored: seen when reading)
 INTERRUPTED = "INTERRUPTED"  # the program ended on Ctrl-C (KeyboardInterrupt)
 TERMINATED = "TERMINATED"  # the program ended on SIGTERM
+STATUSES = (RUNNING, FINISHED, FAILED, INTERRUPTED, TERMINATED, KILLED)
 
 
 def iso_time(moment: datetime | None) -> str | None:

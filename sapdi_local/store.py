@@ -202,6 +202,8 @@ class RunFilter(NamedTuple):
     runs: tuple[str, ...] | None = None
     names: tuple[str, ...] | None = None
     tags: tuple[tuple[str, str], ...] = ()
+    collections: tuple[str, ...] | None = None
+    name_contains: str | None = None  # a case-insensitive text search on run names
 
 
 class RunRecord(NamedTuple):
@@ -607,6 +609,29 @@ class Store:
                 ).fetchall()
         return history
 
+    def metric_histories(
+        self, run_ids: Sequence[str], names: Sequence[str] | None
+    ) -> dict[str, dict[str, list[tuple[float, int | None, float]]]]:
+        """The stored values of several runs' metrics (all, or the named ones), oldest first,
+        read in one snapshot; runs that do not exist are left out."""
+        histories: dict[str, dict[str, list[tuple[float, int | None, float]]]] = {}
+        with self._reading() as connection:
+            keys = self._run_keys(connection, run_ids)
+            for run_id in run_ids:
+                if run_id not in keys or run_id in histories:
+                    continue
+                chosen = "" if names is None else f" AND name IN ({', '.join('?' for _ in names)})"
+                rows = connection.execute(
+                    "SELECT name, value, step, timestamp FROM metrics "
+                    f"WHERE run_key = ?{chosen} ORDER BY name, seq",
+                    (keys[run_id], *(names or ())),
+                )
+                history: dict[str, list[tuple[float, int | None, float]]] = {}
+                for name, value, step, timestamp in rows:
+                    history.setdefault(name, []).append((value, step, timestamp))
+                histories[run_id] = history
+        return histories
+
     def scenarios(self) -> list[tuple[str, str | None]]:
         """Each stored scenario with the version of its newest run."""
         with self._reading() as connection:
@@ -643,6 +668,7 @@ class Store:
             ("notebook", selection.notebooks),
             ("id", selection.runs),
             ("name", selection.names),
+            ("collection", selection.collections),
         ):
             if accepted is not None:
                 conditions.append(f"{column} IN ({', '.join('?' for _ in accepted)})")
@@ -650,6 +676,10 @@ class Store:
         for name, value in selection.tags:
             conditions.append("key IN (SELECT run_key FROM tags WHERE name = ? AND value = ?)")
             arguments.extend((name, value))
+        if selection.name_contains:
+            # instr() rather than LIKE: the text is matched as typed, % and _ included.
+            conditions.append("instr(lower(name), lower(?)) > 0")
+            arguments.append(selection.name_contains)
         where = " AND ".join(conditions) or "1"
         return connection.execute(
             f"SELECT {columns} FROM runs WHERE {where} ORDER BY start_time DESC, key DESC",

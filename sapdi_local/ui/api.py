@@ -1,0 +1,211 @@
+"""The explorer's JSON API: what each ``/api/...`` address answers, read through the store.
+
+Each endpoint is a function of a ``ReadOnlyStore`` and the query's parameters that returns
+JSON-ready data or raises ``ApiError`` (a status and a message for people). The HTTP layer
+(``server.py``) only routes and encodes. Nothing here writes: the store is opened read-only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from .. import __version__
+from ..model import STATUSES, Run, iso_time, utc_from_seconds
+from ..sdk import run_from_record
+from ..store import SCHEMA_VERSION, ReadOnlyStore, RunFilter, RunRecord
+
+Query = Mapping[str, Sequence[str]]
+
+# Parameters and tags the SDK adds to every run: lists show them as columns of their own.
+SYSTEM_PARAMETERS = ("start", "end")
+SYSTEM_TAGS = ("runName",)
+MAX_LIMIT = 100_000
+
+
+class ApiError(Exception):
+    """A request the API cannot answer: an HTTP status and a message that says what to fix."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+# ---------------------------------------------------------------- query parameters
+
+
+def _check_known(query: Query, known: Sequence[str], endpoint: str) -> None:
+    unknown = sorted(set(query) - set(known))
+    if unknown:
+        raise ApiError(
+            400,
+            f"unknown parameter {unknown[0]!r} for {endpoint}; it takes: {', '.join(known)}",
+        )
+
+
+def _single(query: Query, name: str) -> str | None:
+    values = query.get(name, ())
+    if len(values) > 1:
+        raise ApiError(400, f"parameter {name!r} given {len(values)} times; give it once")
+    return values[0] if values else None
+
+
+def _several(query: Query, name: str) -> tuple[str, ...] | None:
+    """A repeatable parameter; each value may also list several, separated by commas."""
+    values = [part for value in query.get(name, ()) for part in value.split(",") if part]
+    return tuple(values) if values else None
+
+
+def _tag_pairs(query: Query) -> tuple[tuple[str, str], ...]:
+    pairs = []
+    for text in query.get("tag", ()):
+        key, sep, value = text.partition("=")
+        if not sep or not key:
+            raise ApiError(400, f"tag filter {text!r} is not KEY=VALUE; write it as tag=dataset=v2")
+        pairs.append((key, value))
+    return tuple(pairs)
+
+
+def _count(query: Query, name: str, default: int | None) -> int | None:
+    text = _single(query, name)
+    if text is None:
+        return default
+    if not text.isdigit() or not 0 <= int(text) <= MAX_LIMIT:
+        raise ApiError(
+            400, f"parameter {name!r} must be a whole number from 0 to {MAX_LIMIT}, got {text!r}"
+        )
+    return int(text)
+
+
+# ---------------------------------------------------------------- endpoints
+
+
+def database(store: ReadOnlyStore, query: Query) -> dict[str, Any]:
+    """``/api/database``: the file, its size, schema and counts, and the server's version."""
+    _check_known(query, (), "/api/database")
+    return {
+        "path": str(store.path),
+        "bytes": store.file_size(),
+        "schema_version": SCHEMA_VERSION,
+        "version": __version__,
+        "counts": store.counts(),
+        "statuses": list(STATUSES),
+        "system_parameters": list(SYSTEM_PARAMETERS),
+        "system_tags": list(SYSTEM_TAGS),
+    }
+
+
+def collections(store: ReadOnlyStore, query: Query) -> dict[str, Any]:
+    """``/api/collections``: every run collection, grouped by scenario."""
+    _check_known(query, (), "/api/collections")
+    scenarios: dict[str, list[dict[str, Any]]] = {}
+    for item in store.collections():
+        display = item["collection"] + (" (Default)" if item["is_default"] else "")
+        scenarios.setdefault(item["scenario"], []).append(
+            {
+                "name": item["collection"],
+                "display_name": display,
+                "is_default": item["is_default"],
+                "runs": item["runs"],
+                "last_start": _iso(item["last_start"]),
+            }
+        )
+    return {
+        "scenarios": [
+            {"name": name, "collections": items} for name, items in sorted(scenarios.items())
+        ]
+    }
+
+
+RUNS_PARAMETERS = ("scenario", "collection", "tag", "q", "status", "run", "limit", "offset")
+
+
+def runs(store: ReadOnlyStore, query: Query) -> dict[str, Any]:
+    """``/api/runs``: runs, newest first, filtered by scenario, collection, tag (KEY=VALUE),
+    q (text in the name), status and run (ids); ``limit`` and ``offset`` page through them."""
+    _check_known(query, RUNS_PARAMETERS, "/api/runs")
+    statuses = _several(query, "status")
+    for status in statuses or ():
+        if status not in STATUSES:
+            raise ApiError(400, f"status {status!r} is not one of {', '.join(STATUSES)}")
+    selection = RunFilter(
+        scenarios=_several(query, "scenario"),
+        collections=_several(query, "collection"),
+        tags=_tag_pairs(query),
+        name_contains=_single(query, "q") or None,
+        runs=_several(query, "run"),
+    )
+    limit = _count(query, "limit", None)
+    offset = _count(query, "offset", 0) or 0
+    found = [run_json(record) for record in store.select_runs(selection)]
+    if statuses is not None:
+        found = [run for run in found if run["status"] in statuses]
+    page = found[offset:] if limit is None else found[offset : offset + limit]
+    return {"total": len(found), "offset": offset, "runs": page}
+
+
+def run(store: ReadOnlyStore, run_id: str, query: Query) -> dict[str, Any]:
+    """``/api/runs/<id>``: one run with its process and per-metric last, min, max and count."""
+    _check_known(query, (), "/api/runs/<id>")
+    records = store.select_runs(RunFilter(runs=(run_id,)))
+    if not records:
+        raise ApiError(404, f"no run with id {run_id!r} in {store.path}; list runs at /api/runs")
+    record = records[0]
+    data = run_json(record)
+    data["process"] = {"host": record.row["host"], "pid": record.row["pid"]}
+    data["metric_stats"] = store.metric_stats(run_id)
+    return data
+
+
+def metrics(store: ReadOnlyStore, query: Query) -> dict[str, Any]:
+    """``/api/metrics?run=ID&metric=NAME``: stored histories of several runs, oldest first,
+    one list per field (step, timestamp, value) so charts take them as they are."""
+    _check_known(query, ("run", "metric"), "/api/metrics")
+    run_ids = _several(query, "run")
+    if run_ids is None:
+        raise ApiError(400, "give at least one run: /api/metrics?run=ID (repeat run= for more)")
+    names = query.get("metric") or None
+    histories = store.metric_histories(run_ids, names)
+    missing = [run_id for run_id in run_ids if run_id not in histories]
+    if missing:
+        raise ApiError(
+            404, f"no run with id {missing[0]!r} in {store.path}; list runs at /api/runs"
+        )
+    return {
+        "runs": {
+            run_id: {
+                name: {
+                    "step": [step for _, step, _ in values],
+                    "timestamp": [timestamp for _, _, timestamp in values],
+                    "value": [value for value, _, _ in values],
+                }
+                for name, values in history.items()
+            }
+            for run_id, history in histories.items()
+        }
+    }
+
+
+def run_json(record: RunRecord) -> dict[str, Any]:
+    run: Run = run_from_record(record)
+    data = run.to_dict()
+    data["duration_seconds"] = (
+        None
+        if run.start_time is None or run.end_time is None
+        else (run.end_time - run.start_time).total_seconds()
+    )
+    return data
+
+
+def _iso(seconds: float | None) -> str | None:
+    return iso_time(utc_from_seconds(seconds))
+
+
+# Path → endpoint, for the server's router; /api/runs/<id> is routed by prefix.
+ENDPOINTS: dict[str, Callable[[ReadOnlyStore, Query], dict[str, Any]]] = {
+    "/api/database": database,
+    "/api/collections": collections,
+    "/api/runs": runs,
+    "/api/metrics": metrics,
+}
