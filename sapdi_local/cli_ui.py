@@ -8,10 +8,16 @@ from __future__ import annotations
 
 import errno
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from .cli_common import CommandError, database, db_option
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from .ui.server import ExplorerServer
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8600
@@ -50,7 +56,7 @@ def ui(
     Example:
       sapdi-local ui --db runs.db --open
     """
-    from .ui.server import is_loopback, make_explorer_server
+    from .ui.server import is_loopback
 
     path = database(db)
     if not is_loopback(host) and not allow_remote:
@@ -59,18 +65,9 @@ def ui(
             "add --allow-remote to serve it anyway, or leave --host out to stay on 127.0.0.1"
         )
     ports = [port] if port is not None else range(DEFAULT_PORT, DEFAULT_PORT + PORTS_TRIED)
-    server = None
-    for candidate in ports:
-        try:
-            server = make_explorer_server(path, host, candidate)
-            break
-        except OSError as error:
-            if error.errno != errno.EADDRINUSE or candidate == ports[-1]:
-                raise CommandError(
-                    f"cannot listen on {host}:{candidate}: {error.strerror}"
-                ) from None
-    assert server is not None
-    shown_host = f"[{host}]" if ":" in host else host
+    server = bind_first_free(path, host, ports)
+    bare_host = host.strip("[]")
+    shown_host = f"[{bare_host}]" if ":" in bare_host else bare_host
     address = f"http://{shown_host}:{server.server_port}/"
     reach = (
         "loopback only: no other machine can connect"
@@ -92,3 +89,21 @@ def ui(
         click.echo("stopped")
     finally:
         server.close()
+
+
+def bind_first_free(path: Path, host: str, ports: Sequence[int]) -> ExplorerServer:
+    """A server on the first of ``ports`` that is free; an error naming the last one tried
+    when none is."""
+    from .ui.server import make_explorer_server
+
+    for candidate in ports:
+        try:
+            return make_explorer_server(path, host, candidate)
+        except OSError as error:
+            if error.errno != errno.EADDRINUSE or candidate == ports[-1]:
+                tried = f"{ports[0]}-{candidate}" if candidate != ports[0] else str(candidate)
+                raise CommandError(
+                    f"cannot listen on {host} port {tried}: {error.strerror}; "
+                    "choose another with --port N (0 takes any free port)"
+                ) from None
+    raise CommandError("no port to listen on; give one with --port N")

@@ -1,0 +1,425 @@
+"""The explorer's JSON API and HTTP layer, through an HTTP client on the WSGI application.
+
+Every endpoint answers what the store holds (compared with the SDK's own reads), every
+filter narrows as documented, bad input is a 4xx with a message and never a traceback,
+and no request changes the database file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import sqlite3
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from sapdi_local import MLTrackingSDK, tracking
+from sapdi_local.store import SCHEMA_VERSION
+from sapdi_local.ui import server as ui_server
+from sapdi_local.ui.server import Explorer, UiExtraMissingError, is_loopback, plotly_script
+
+ClientFor = Callable[..., httpx.Client]
+
+
+@pytest.fixture
+def client_for() -> Iterator[ClientFor]:
+    """HTTP clients on an Explorer for a given file; closed with their apps afterwards."""
+    made: list[tuple[httpx.Client, Explorer]] = []
+
+    def make(path: Path, **options: Any) -> httpx.Client:
+        app = Explorer(path, **options)
+        client = httpx.Client(
+            transport=httpx.WSGITransport(app=app), base_url="http://127.0.0.1:8600"
+        )
+        made.append((client, app))
+        return client
+
+    yield make
+    for client, app in made:
+        client.close()
+        app.close()
+
+
+@pytest.fixture
+def filled(sdk_factory: Callable[..., MLTrackingSDK], db_path: Path) -> dict[str, str]:
+    """Three runs in two scenarios: two collections of 'churn' (one a notebook's default)
+    and one of 'forecast'; returns their ids by name."""
+    ids: dict[str, str] = {}
+    churn = sdk_factory(db_path=db_path, scenario="churn", notebook="explore.ipynb")
+    for name, collection, lr, tag in (
+        ("lr-small", "Logistic", "0.001", "v1"),
+        ("lr-big", "Logistic", "0.1", "v2"),
+        ("quick look", None, "0.01", "v2"),
+    ):
+        run = churn.start_run(run_collection_name=collection, run_name=name)
+        churn.log_parameters({"learning_rate": lr})
+        churn.set_tags({"dataset": tag})
+        churn.set_labels({"accuracy": {"format_string": "percentage"}})
+        for step in range(5):
+            churn.log_metric("accuracy", 0.5 + step / 10 + float(lr), step=step)
+        churn.log_metric("f1", 0.7)
+        churn.end_run()
+        ids[name] = run.id
+    forecast = sdk_factory(db_path=db_path, scenario="forecast", pipeline="train.py")
+    run = forecast.start_run(run_collection_name="LSTM", run_name="lstm")
+    forecast.log_metric("mape", 12.5)
+    forecast.end_run()
+    ids["lstm"] = run.id
+    return ids
+
+
+def error_of(response: httpx.Response, status: int) -> str:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    message = response.json()["error"]["message"]
+    assert response.json()["error"]["status"] == status
+    assert "Traceback" not in response.text
+    return str(message)
+
+
+# ---------------------------------------------------------------- endpoints
+
+
+def test_database_reports_path_schema_and_counts(
+    client_for: ClientFor, db_path: Path, filled: dict[str, str]
+) -> None:
+    data = client_for(db_path).get("/api/database").json()
+    assert data["path"] == str(db_path)
+    assert data["schema_version"] == SCHEMA_VERSION
+    assert data["counts"] == {"scenarios": 2, "collections": 3, "runs": 4, "values": 19}
+    wal = db_path.with_name(db_path.name + "-wal")
+    assert data["bytes"] == db_path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
+    assert "KILLED" in data["statuses"]
+    assert data["system_parameters"] == ["start", "end"]
+
+
+def test_collections_are_grouped_by_scenario_with_default_marked(
+    client_for: ClientFor, db_path: Path, filled: dict[str, str]
+) -> None:
+    scenarios = client_for(db_path).get("/api/collections").json()["scenarios"]
+    assert [s["name"] for s in scenarios] == ["churn", "forecast"]
+    churn = {c["name"]: c for c in scenarios[0]["collections"]}
+    assert churn["Logistic"]["runs"] == 2
+    assert churn["Logistic"]["display_name"] == "Logistic"
+    assert churn["explore.ipynb"]["is_default"] is True
+    assert churn["explore.ipynb"]["display_name"] == "explore.ipynb (Default)"
+    assert scenarios[1]["collections"][0]["name"] == "LSTM"
+    assert scenarios[1]["collections"][0]["last_start"].endswith("+00:00")
+
+
+def test_runs_match_what_the_sdk_reads(
+    client_for: ClientFor, db_path: Path, filled: dict[str, str]
+) -> None:
+    data = client_for(db_path).get("/api/runs").json()
+    with MLTrackingSDK(db_path=db_path) as reader:
+        expected = [run.to_dict() for run in reader.get_runs(run=list(filled.values()))]
+    assert data["total"] == 4
+    for got, want in zip(data["runs"], expected, strict=True):
+        duration = got.pop("duration_seconds")
+        assert got == want
+        assert duration == pytest.approx(
+            _seconds(want["end_time"]) - _seconds(want["start_time"]), abs=1e-5
+        )
+
+
+def _seconds(iso: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(iso).timestamp()
+
+
+@pytest.mark.parametrize(
+    ("query", "names"),
+    [
+        ({"scenario": "forecast"}, ["lstm"]),
+        ({"collection": "Logistic"}, ["lr-big", "lr-small"]),
+        ({"collection": "Logistic,LSTM"}, ["lstm", "lr-big", "lr-small"]),
+        ({"scenario": "churn", "collection": "explore.ipynb"}, ["quick look"]),
+        ({"tag": "dataset=v2"}, ["quick look", "lr-big"]),
+        ({"tag": "dataset=v9"}, []),
+        ({"q": "LR-"}, ["lr-big", "lr-small"]),  # case-insensitive
+        ({"q": "k l"}, ["quick look"]),  # matched as typed, spaces included
+        ({"q": "%"}, []),  # not a LIKE pattern
+        ({"status": "FINISHED"}, ["lstm", "quick look", "lr-big", "lr-small"]),
+        ({"status": "RUNNING"}, []),
+    ],
+)
+def test_runs_filters(
+    client_for: ClientFor,
+    db_path: Path,
+    filled: dict[str, str],
+    query: dict[str, str],
+    names: list[str],
+) -> None:
+    data = client_for(db_path).get("/api/runs", params=query).json()
+    assert [run["name"] for run in data["runs"]] == names
+    assert data["total"] == len(names)
+
+
+def test_runs_by_id_and_paging(
+    client_for: ClientFor, db_path: Path, filled: dict[str, str]
+) -> None:
+    client = client_for(db_path)
+    chosen = client.get(
+        "/api/runs", params=[("run", filled["lstm"]), ("run", filled["lr-small"])]
+    ).json()
+    assert {run["name"] for run in chosen["runs"]} == {"lstm", "lr-small"}
+    page = client.get("/api/runs", params={"limit": 2, "offset": 1}).json()
+    assert page["total"] == 4
+    assert page["offset"] == 1
+    assert [run["name"] for run in page["runs"]] == ["quick look", "lr-big"]
+
+
+def test_one_run_has_process_and_metric_stats(
+    client_for: ClientFor, db_path: Path, filled: dict[str, str]
+) -> None:
+    data = client_for(db_path).get(f"/api/runs/{filled['lr-big']}").json()
+    assert data["name"] == "lr-big"
+    assert data["parameters"]["learning_rate"] == "0.1"
+    assert data["labels"] == {"accuracy": {"format_string": "percentage"}}
+    assert data["process"]["pid"] > 0
+    accuracy = data["metric_stats"]["accuracy"]
+    assert accuracy["count"] == 5
+    assert accuracy["min"] == pytest.approx(0.6)
+    assert accuracy["max"] == pytest.approx(1.0)
+    assert accuracy["last"] == pytest.approx(1.0)
+    assert data["metric_stats"]["f1"] == {"last": 0.7, "count": 1, "min": 0.7, "max": 0.7}
+
+
+def test_metrics_of_several_runs_match_get_metrics_history(
+    client_for: ClientFor, db_path: Path, filled: dict[str, str]
+) -> None:
+    runs = [filled["lr-small"], filled["lr-big"]]
+    data = client_for(db_path).get("/api/metrics", params=[("run", r) for r in runs]).json()
+    with MLTrackingSDK(db_path=db_path) as reader:
+        for run_id in runs:
+            for history in reader.get_metrics_history(run=run_id):
+                got = data["runs"][run_id][history.name]
+                assert got["value"] == [v.value for v in history.values]
+                assert got["step"] == [v.step for v in history.values]
+                assert got["timestamp"] == [v.timestamp for v in history.values]
+    assert set(data["runs"][runs[0]]) == {"accuracy", "f1"}
+    assert data["runs"][runs[0]]["f1"]["step"] == [None]
+
+
+def test_metrics_can_be_limited_to_named_ones(
+    client_for: ClientFor, db_path: Path, filled: dict[str, str]
+) -> None:
+    data = (
+        client_for(db_path)
+        .get("/api/metrics", params={"run": filled["lr-big"], "metric": "f1"})
+        .json()
+    )
+    assert data["runs"] == {
+        filled["lr-big"]: {
+            "f1": {"step": [None], "timestamp": [pytest.approx(0, abs=2e9)], "value": [0.7]}
+        }
+    }
+
+
+def test_the_api_lists_its_endpoints(client_for: ClientFor, db_path: Path) -> None:
+    endpoints = client_for(db_path).get("/api/").json()["endpoints"]
+    assert "/api/runs/<id>" in endpoints
+    assert "/api/metrics" in endpoints
+
+
+# ---------------------------------------------------------------- live reading
+
+
+def test_runs_written_while_serving_appear_on_the_next_request(
+    client_for: ClientFor, db_path: Path, sdk_factory: Callable[..., MLTrackingSDK]
+) -> None:
+    writer = sdk_factory(db_path=db_path, scenario="live")
+    run = writer.start_run(run_collection_name="growing")
+    writer.log_metric("loss", 1.0, step=0)
+    writer.persist_run()
+    client = client_for(db_path)
+    first = client.get("/api/metrics", params={"run": run.id}).json()
+    assert first["runs"][run.id]["loss"]["value"] == [1.0]
+    assert client.get("/api/runs").json()["runs"][0]["status"] == "RUNNING"
+    writer.log_metric("loss", 0.5, step=1)
+    writer.end_run()
+    second = client.get("/api/metrics", params={"run": run.id}).json()
+    assert second["runs"][run.id]["loss"]["value"] == [1.0, 0.5]
+    assert client.get("/api/runs").json()["runs"][0]["status"] == "FINISHED"
+
+
+def test_the_file_appearing_after_start_is_picked_up(
+    client_for: ClientFor, db_path: Path, sdk_factory: Callable[..., MLTrackingSDK]
+) -> None:
+    client = client_for(db_path)
+    assert "no database at" in error_of(client.get("/api/collections"), 503)
+    writer = sdk_factory(db_path=db_path, scenario="late")
+    writer.start_run(run_collection_name="first")
+    writer.end_run()
+    assert client.get("/api/collections").json()["scenarios"][0]["name"] == "late"
+
+
+# ---------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "needle"),
+    [
+        ("/api/runs", {"tag": "dataset"}, "is not KEY=VALUE"),
+        ("/api/runs", {"tag": "=v2"}, "is not KEY=VALUE"),
+        ("/api/runs", {"status": "DONE"}, "is not one of"),
+        ("/api/runs", {"limit": "ten"}, "whole number"),
+        ("/api/runs", {"limit": "-1"}, "whole number"),
+        ("/api/runs", {"offset": "1e9"}, "whole number"),
+        ("/api/runs", {"collecton": "x"}, "unknown parameter 'collecton'"),
+        ("/api/runs", [("q", "a"), ("q", "b")], "given 2 times"),
+        ("/api/metrics", {}, "at least one run"),
+        ("/api/collections", {"scenario": "x"}, "unknown parameter 'scenario'"),
+    ],
+)
+def test_malformed_requests_are_400_with_a_message(
+    client_for: ClientFor,
+    db_path: Path,
+    filled: dict[str, str],
+    path: str,
+    params: Any,
+    needle: str,
+) -> None:
+    assert needle in error_of(client_for(db_path).get(path, params=params), 400)
+
+
+def test_unknown_runs_and_paths_are_404(
+    client_for: ClientFor, db_path: Path, filled: dict[str, str]
+) -> None:
+    client = client_for(db_path)
+    assert "no run with id 'nope'" in error_of(client.get("/api/runs/nope"), 404)
+    message = error_of(
+        client.get("/api/metrics", params=[("run", filled["lstm"]), ("run", "x")]), 404
+    )
+    assert "no run with id 'x'" in message
+    assert "no API endpoint /api/everything" in error_of(client.get("/api/everything"), 404)
+    assert "nothing at /admin" in error_of(client.get("/admin"), 404)
+    assert error_of(client.get("/static/../server.py"), 404)
+
+
+@pytest.mark.parametrize(
+    ("make_file", "needle"),
+    [
+        (lambda path: None, "no database at"),
+        (lambda path: path.write_bytes(b"hello, not a database" * 100), "not a database"),
+        (
+            lambda path: sqlite3.connect(path).execute("CREATE TABLE other (x)").connection.close(),
+            "not a sapdi-local database",
+        ),
+        (
+            lambda path: (
+                sqlite3.connect(path).execute("PRAGMA user_version = 99").connection.close()
+            ),
+            "newer",
+        ),
+    ],
+    ids=["missing", "not-sqlite", "foreign", "newer-schema"],
+)
+def test_a_database_that_cannot_be_read_is_503_with_what_to_do(
+    client_for: ClientFor, tmp_path: Path, make_file: Callable[[Path], None], needle: str
+) -> None:
+    path = tmp_path / "bad.db"
+    make_file(path)
+    client = client_for(path)
+    for endpoint in ("/api/database", "/api/collections", "/api/runs"):
+        message = error_of(client.get(endpoint), 503)
+        assert needle in message
+        assert str(path) in message
+    assert client.get("/").status_code == 200  # the page still loads and shows the message
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH"])
+def test_only_reading_methods_are_answered(
+    client_for: ClientFor, db_path: Path, filled: dict[str, str], method: str
+) -> None:
+    response = client_for(db_path).request(method, f"/api/runs/{filled['lstm']}")
+    assert "only reads" in error_of(response, 405)
+    assert response.headers["allow"] == "GET, HEAD"
+
+
+def test_no_request_changes_the_database(
+    client_for: ClientFor, db_path: Path, filled: dict[str, str]
+) -> None:
+    tracking.set_default_sdk(None)
+    before = hashlib.sha256(db_path.read_bytes()).hexdigest()
+    client = client_for(db_path)
+    for path in ("/", "/api/database", "/api/collections", "/api/runs", "/api/runs/x"):
+        client.get(path)
+    client.get("/api/metrics", params={"run": filled["lstm"]})
+    client.post("/api/runs", json={"name": "x"})
+    assert hashlib.sha256(db_path.read_bytes()).hexdigest() == before
+
+
+def test_a_read_only_file_is_served(
+    client_for: ClientFor, db_path: Path, filled: dict[str, str], tmp_path: Path
+) -> None:
+    copy = tmp_path / "shared" / "copy.db"
+    copy.parent.mkdir()
+    shutil.copy(db_path, copy)
+    copy.chmod(0o400)
+    assert client_for(copy).get("/api/runs").json()["total"] == 4
+
+
+# ---------------------------------------------------------------- the page and its files
+
+
+def test_the_page_and_its_files_are_served_with_etags(client_for: ClientFor, db_path: Path) -> None:
+    client = client_for(db_path)
+    page = client.get("/")
+    assert page.status_code == 200
+    assert page.headers["content-type"] == "text/html; charset=utf-8"
+    assert "/static/plotly.min.js" in page.text
+    assert "/static/app.js" in page.text
+    script = client.get("/static/plotly.min.js")
+    assert script.headers["content-type"].startswith("text/javascript")
+    assert script.content == plotly_script().read_bytes()
+    again = client.get("/static/plotly.min.js", headers={"If-None-Match": script.headers["etag"]})
+    assert again.status_code == 304
+    assert again.content == b""
+    assert client.head("/static/app.js").content == b""
+
+
+def test_pages_forbid_loading_anything_from_elsewhere(client_for: ClientFor, db_path: Path) -> None:
+    policy = client_for(db_path).get("/").headers["content-security-policy"]
+    assert "default-src 'self'" in policy
+    assert "connect-src 'self'" in policy
+
+
+def test_a_loopback_server_refuses_other_host_names(
+    client_for: ClientFor, db_path: Path, filled: dict[str, str]
+) -> None:
+    """A web page elsewhere that points its own domain at 127.0.0.1 (DNS rebinding) cannot
+    read the API: requests must name a loopback host."""
+    client = client_for(db_path, allowed_hosts={"127.0.0.1", "localhost"})
+    assert client.get("/api/runs").status_code == 200
+    refused = client.get("/api/runs", headers={"Host": "evil.example:8600"})
+    assert "not served here" in error_of(refused, 403)
+    assert client.get("/api/runs", headers={"Host": "localhost:8600"}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.0.0.2", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("localhost", True),
+        ("0.0.0.0", False),
+        ("192.168.1.10", False),
+        ("no-such-host.invalid", False),
+    ],
+)
+def test_is_loopback(host: str, loopback: bool) -> None:
+    assert is_loopback(host) is loopback
+
+
+def test_missing_plotly_names_the_extra(monkeypatch: pytest.MonkeyPatch, db_path: Path) -> None:
+    monkeypatch.setattr(ui_server, "find_spec", lambda name: None)
+    with pytest.raises(UiExtraMissingError, match=r'pip install "sapdi-local\[ui\]"'):
+        Explorer(db_path)
