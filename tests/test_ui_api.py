@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+from conftest import run_python
 
 from sapdi_local import MLTrackingSDK, tracking
 from sapdi_local.store import SCHEMA_VERSION
@@ -111,25 +112,53 @@ def test_collections_are_grouped_by_scenario_with_default_marked(
     assert scenarios[1]["collections"][0]["last_start"].endswith("+00:00")
 
 
-def test_runs_match_what_the_sdk_reads(
+def test_runs_list_summaries_of_what_the_sdk_reads(
     client_for: ClientFor, db_path: Path, filled: dict[str, str]
 ) -> None:
+    """Each listed run has what the SDK's get_runs says, without the system parameters
+    (start, end) and tag (runName) that lists show as columns of their own."""
     data = client_for(db_path).get("/api/runs").json()
     with MLTrackingSDK(db_path=db_path) as reader:
-        expected = [run.to_dict() for run in reader.get_runs(run=list(filled.values()))]
+        expected = reader.get_runs(run=list(filled.values()))
     assert data["total"] == 4
-    for got, want in zip(data["runs"], expected, strict=True):
-        duration = got.pop("duration_seconds")
-        assert got == want
-        assert duration == pytest.approx(
-            _seconds(want["end_time"]) - _seconds(want["start_time"]), abs=1e-5
+    for got, run in zip(data["runs"], expected, strict=True):
+        assert got["id"] == run.id
+        assert (got["name"], got["scenario"], got["collection"]) == (
+            run.name,
+            run.scenario,
+            run.collection,
         )
+        assert got["collection_is_default"] is run.collection_is_default
+        assert got["status"] == run.status
+        assert got["start_time"] == run.start_time.isoformat()
+        assert got["end_time"] == run.end_time.isoformat()
+        assert got["duration_seconds"] == pytest.approx(
+            (run.end_time - run.start_time).total_seconds(), abs=1e-5
+        )
+        system = ("start", "end")
+        assert got["parameters"] == {k: v for k, v in run.parameters.items() if k not in system}
+        assert got["tags"] == {k: v for k, v in run.tags.items() if k != "runName"}
+        assert got["labels"] == run.labels
+        assert got["metrics"] == run.metrics
 
 
-def _seconds(iso: str) -> float:
-    from datetime import datetime
-
-    return datetime.fromisoformat(iso).timestamp()
+def test_a_run_whose_process_is_gone_is_listed_as_killed(
+    client_for: ClientFor, db_path: Path
+) -> None:
+    run_python(
+        f"""
+        import os
+        from sapdi_local import MLTrackingSDK
+        sdk = MLTrackingSDK(db_path={str(db_path)!r}, scenario="s")
+        sdk.start_run(run_collection_name="c")
+        sdk.log_metric("loss", 1.0)
+        sdk.persist_run()
+        os._exit(0)  # no exit handlers: the run is left RUNNING in the file
+        """
+    )
+    [run] = client_for(db_path).get("/api/runs").json()["runs"]
+    assert run["status"] == "KILLED"
+    assert client_for(db_path).get("/api/runs", params={"status": "KILLED"}).json()["total"] == 1
 
 
 @pytest.mark.parametrize(

@@ -143,7 +143,7 @@ class Explorer:
             return _error(start_response, 503, str(error))
         except TrackingError as error:
             return _error(start_response, 400, str(error))
-        body = json.dumps(data, ensure_ascii=False, allow_nan=False).encode()
+        body = json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
         start_response(
             "200 OK",
             [
