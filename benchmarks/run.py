@@ -26,6 +26,7 @@ SUITES = (
     "reading",
     "startup",
     "memory",
+    "explorer",
 )
 DEFAULT_OUT = Path(__file__).parent / "results" / "latest.json"
 
