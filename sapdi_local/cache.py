@@ -54,6 +54,9 @@ class Cache:
 
     def __init__(self) -> None:
         self.metrics: dict[str, dict[str, Window]] = {}
+        # Per run and metric, the step a value logged without one gets: one more than the
+        # step of the metric's previous value. Kept after a persist, so steps go on.
+        self.next_steps: dict[str, dict[str, int]] = {}
         self._small_writes_lock = threading.Lock()
         self._start_small_writes()
 
@@ -66,6 +69,10 @@ class Cache:
     def windows(self, run_id: str) -> dict[str, Window]:
         """The metric windows of one run (created empty when missing)."""
         return self.metrics.setdefault(run_id, {})
+
+    def steps(self, run_id: str) -> dict[str, int]:
+        """The next automatic step of each metric of one run (created empty when missing)."""
+        return self.next_steps.setdefault(run_id, {})
 
     def append_metrics(self, run_id: str, entries: list[tuple[str, MetricEntry]]) -> None:
         windows = self.windows(run_id)
@@ -147,10 +154,12 @@ class Cache:
             for pending in (self.parameters, self.tags, self.labels, self.run_updates):
                 pending.pop(run_id, None)
         self.metrics.pop(run_id, None)
+        self.next_steps.pop(run_id, None)
 
     def clear(self) -> None:
         """Drop everything: used in a forked child, whose parent writes its own cache."""
         self.metrics = {}
+        self.next_steps = {}
         # A new lock: the fork may have copied this one while another thread held it.
         self._small_writes_lock = threading.Lock()
         self._start_small_writes()

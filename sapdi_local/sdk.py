@@ -127,6 +127,7 @@ class MLTrackingSDK:
         self._cache = Cache()
         # The active run's metric windows, held here so log_metric finds them in one lookup.
         self._windows: dict[str, Window] = {}
+        self._next_steps: dict[str, int] = {}  # the active run's, for the hot path
         self._budget_size = max(1, int(cache_limit_bytes // BYTES_PER_CACHED_VALUE))
         self._budget = self._budget_size
         # Name, collection and tags given to update_run_info() before start_run().
@@ -224,6 +225,7 @@ class MLTrackingSDK:
         self._known_runs.add(run_id)
         self._active = run
         self._windows = self._cache.windows(run_id)
+        self._next_steps = self._cache.steps(run_id)
         self._next_run_info = {}
         lifecycle.hold(self)
         lifecycle.watch_for_sigterm()
@@ -250,6 +252,7 @@ class MLTrackingSDK:
         # in the cache and is written by the next persist.
         self._active = None
         self._windows = {}
+        self._next_steps = {}
         self._persist(explicit=explicit, at_exit=at_exit)
 
     # ------------------------------------------------------------ logging
@@ -285,10 +288,17 @@ class MLTrackingSDK:
                         value = check_metric_value(name, value)
                 else:
                     value = check_metric_value(name, value)
-                if step is not None and (
-                    step.__class__ is not int or not -_STEP_LIMIT <= step < _STEP_LIMIT
-                ):
+                next_steps = self._next_steps
+                if step is None:
+                    # A window of the active run always has its next step: both are made
+                    # together on the slow path.
+                    step = next_steps[name]
+                    if step >= 9223372036854775808:  # 2**63: no 64-bit step is left
+                        check_step(name, step)  # raises
+                elif step.__class__ is not int or not -_STEP_LIMIT <= step < _STEP_LIMIT:
                     step = check_step(name, step)
+                    assert step is not None  # it was given
+                next_steps[name] = step + 1
                 window.append((value, step, time()))
                 self._budget -= 1
                 if self._budget <= 0:
@@ -328,20 +338,29 @@ class MLTrackingSDK:
         self, run_id: str, items: Sequence[tuple[object, object, object, object]]
     ) -> None:
         now = time()
-        checked: list[tuple[str, MetricEntry]] = []
+        checked: list[tuple[str, float, int | None, float]] = []
         for name, value, step, timestamp in items:  # all checked before any is cached
             key = check_name("metric name", name)
             checked.append(
                 (
                     key,
-                    (
-                        check_metric_value(key, value),
-                        check_step(key, step),
-                        now if timestamp is None else check_timestamp(key, timestamp),
-                    ),
+                    check_metric_value(key, value),
+                    check_step(key, step),
+                    now if timestamp is None else check_timestamp(key, timestamp),
                 )
             )
-        self._cache.append_metrics(run_id, checked)
+        steps = self._steps_of(run_id)
+        next_steps: dict[str, int] = {}
+        entries: list[tuple[str, MetricEntry]] = []
+        for key, value, step, timestamp in checked:
+            if step is None:
+                step = next_steps.get(key, steps.get(key, 0))
+                if step >= _STEP_LIMIT:
+                    check_step(key, step)  # raises: the step after 2**63 - 1
+            next_steps[key] = step + 1
+            entries.append((key, (value, step, timestamp)))
+        steps.update(next_steps)
+        self._cache.append_metrics(run_id, entries)
         lifecycle.hold(self)
         self._spend(len(checked))
 
@@ -588,6 +607,7 @@ class MLTrackingSDK:
         if self._active is not None and self._active.id == run_id:
             self._active = None
             self._windows = {}
+            self._next_steps = {}
 
     def get_metrics_history(
         self, run: Run | str | None = None, metrics: str | Iterable[str] | None = None
@@ -633,6 +653,16 @@ class MLTrackingSDK:
         return Scenario(id=self.context.scenario, version=self.context.scenario_version)
 
     # ------------------------------------------------------------ helpers
+
+    def _steps_of(self, run_id: str) -> dict[str, int]:
+        """The next automatic steps of a run's metrics; for a run this SDK has not logged to
+        yet, they go on from what is stored."""
+        steps = self._cache.next_steps.get(run_id)
+        if steps is None:
+            steps = self._cache.steps(run_id)
+            if self._active is None or run_id != self._active.id:
+                steps.update(self.store.next_steps(run_id))
+        return steps
 
     def _run_id(self, run: Run | str | None) -> str:
         """The id of ``run``, or of the active run; unknown ids raise at once."""
@@ -693,6 +723,7 @@ class MLTrackingSDK:
         self._cache.clear()
         self._active = None
         self._windows = {}
+        self._next_steps = {}
         self._known_runs.clear()
         self._next_run_info = {}
         self._budget = self._budget_size

@@ -609,6 +609,17 @@ class Store:
                 ).fetchall()
         return history
 
+    def next_steps(self, run_id: str) -> dict[str, int]:
+        """Per metric of a run, the step its next value gets when none is given: one more
+        than its latest value's step (its count of stored values if that has no step)."""
+        with self._reading() as connection:
+            rows = connection.execute(
+                "SELECT l.name, COALESCE(l.step + 1, l.seq) FROM latest_metrics AS l "
+                "JOIN runs AS r ON r.key = l.run_key WHERE r.id = ?",
+                (run_id,),
+            ).fetchall()
+        return dict(rows)
+
     def metric_histories(
         self, run_ids: Sequence[str], names: Sequence[str] | None
     ) -> dict[str, dict[str, list[tuple[float, int | None, float]]]]:

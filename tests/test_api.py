@@ -128,7 +128,7 @@ def test_every_call_form_is_accepted(sdk: MLTrackingSDK) -> None:
     history = {h.name: h.values for h in tracking.get_metrics_history(run=run)}
     assert [(v.value, v.step, v.timestamp) for v in history["m"]][1] == (2.0, 7, 1_700_000_000.0)
     assert history["n"][1].timestamp == datetime(2024, 1, 1, tzinfo=timezone.utc).timestamp()
-    assert history["m"][0].step is None
+    assert history["m"][0].step == 0  # no step given: the first value is step 0
 
 
 @pytest.mark.parametrize(
@@ -341,7 +341,7 @@ def test_fast_path_converts_ints_and_checks_steps(sdk: MLTrackingSDK) -> None:
             tracking.log_metric("m", 4, step=bad_step)
     tracking.end_run()
     [history] = tracking.get_metrics_history(run=run)
-    assert [(v.value, v.step) for v in history.values] == [(1.0, None), (2.0, 5), (3.5, 6)]
+    assert [(v.value, v.step) for v in history.values] == [(1.0, 0), (2.0, 5), (3.5, 6)]
     assert all(isinstance(v.value, float) for v in history.values)
 
 

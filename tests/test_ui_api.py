@@ -232,7 +232,7 @@ def test_metrics_of_several_runs_match_get_metrics_history(
                 assert got["step"] == [v.step for v in history.values]
                 assert got["timestamp"] == [v.timestamp for v in history.values]
     assert set(data["runs"][runs[0]]) == {"accuracy", "f1"}
-    assert data["runs"][runs[0]]["f1"]["step"] == [None]
+    assert data["runs"][runs[0]]["f1"]["step"] == [0]
 
 
 def test_metrics_can_be_limited_to_named_ones(
@@ -245,7 +245,7 @@ def test_metrics_can_be_limited_to_named_ones(
     )
     assert data["runs"] == {
         filled["lr-big"]: {
-            "f1": {"step": [None], "timestamp": [pytest.approx(0, abs=2e9)], "value": [0.7]}
+            "f1": {"step": [0], "timestamp": [pytest.approx(0, abs=2e9)], "value": [0.7]}
         }
     }
 
