@@ -380,6 +380,11 @@ class Store:
                 except sqlite3.Error as error:
                     if connection.in_transaction:
                         connection.execute("ROLLBACK")
+                    if _is_read_only(error):
+                        # A connection opened while the file could not be written stays
+                        # read-only for good: the next write opens a new one, which works
+                        # once the files are writable again.
+                        self.close()
                     raise self._storage_error("write to", error) from error
                 except BaseException:
                     if connection.in_transaction:
@@ -406,15 +411,33 @@ class Store:
         text = str(error)
         if "not a database" in text or "malformed" in text:
             advice = "the file is damaged or not a database: move it away and start a new one"
-        elif "readonly" in text or "read-only" in text:
-            advice = (
-                "make the file and its folder writable, or choose another file with SAPDI_LOCAL_DB"
-            )
+        elif _is_read_only(error):
+            advice = self._read_only_advice()
         elif "full" in text:
             advice = "free some disk space, then persist again: logged values are kept until then"
+        elif "disk I/O error" in text:
+            advice = (
+                "the disk may be full or failing, or the file over a size limit: free some "
+                "space or check the disk, then persist again: logged values are kept until then"
+            )
         else:
             advice = "check the file, then persist again: logged values are kept until then"
         return StorageError(f"cannot {action} {self.path}: {text}; {advice}")
+
+    def _read_only_advice(self) -> str:
+        # SQLite writes through the file and its -wal and -shm files beside it; those two are
+        # made with the database file's mode, so a read-only database leaves them read-only too.
+        beside = [self.path.with_name(self.path.name + end) for end in ("-wal", "-shm")]
+        blocked = [
+            str(part)
+            for part in (self.path, *beside, self.path.parent)
+            if part.exists() and not os.access(part, os.W_OK)
+        ]
+        what = ", ".join(blocked) if blocked else "the file, its -wal and -shm files and its folder"
+        return (
+            f"make {what} writable (chmod u+w), then persist again: logged values are kept "
+            "until then; or choose another file with SAPDI_LOCAL_DB"
+        )
 
     # ---- writes
 
@@ -713,6 +736,12 @@ def _collector_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+def _is_read_only(error: sqlite3.Error) -> bool:
+    """True for SQLite's "attempt to write a readonly database" and its kin."""
+    text = str(error)
+    return "readonly" in text or "read-only" in text
 
 
 def _chunks(items: list[Any]) -> Iterator[list[Any]]:
