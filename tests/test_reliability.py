@@ -7,9 +7,11 @@ interpreters on one file. Each test says what it proves in its docstring.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -257,3 +259,142 @@ def test_a_full_disk_is_refused_clearly_and_loses_nothing(tmp_path: Path) -> Non
             connection.execute("SELECT name, value FROM parameters WHERE run_key = ?", (key,))
         )
         assert parameters == {f"attempt_{attempt}": str(attempt) for attempt in range(3)}
+
+
+# ---------------------------------------------------------------- upgrade
+
+FIXTURES = Path(__file__).with_name("fixtures")
+
+
+def fixture_script() -> Any:
+    """The script that wrote fixtures/schema-v1.db, imported for the rows it wrote."""
+    path = FIXTURES / "make_schema_v1_database.py"
+    spec = importlib.util.spec_from_file_location("make_schema_v1_database", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def table_rows(connection: sqlite3.Connection, table: str) -> list[tuple[Any, ...]]:
+    order = {"runs": "key", "metrics": "run_key, name, seq"}.get(table, "run_key, name")
+    return connection.execute(f"SELECT * FROM {table} ORDER BY {order}").fetchall()
+
+
+def test_a_schema_v1_database_is_migrated_in_place_under_the_lock_and_keeps_all_its_data(
+    tmp_path: Path,
+) -> None:
+    """The committed version-1 file (written by fixtures/make_schema_v1_database.py with
+    migration 0001 only): opening it waits for the write lock (while another process holds
+    it, the open times out and the file stays at version 1), then migrates it in place to
+    the current version with the migration recorded; every run, parameter, tag, label and
+    metric value the script wrote is still there, read through plain SQL and the SDK, and
+    new values continue each metric's sequence."""
+    from filelock import FileLock
+
+    from sapdi_local import MLTrackingSDK
+    from sapdi_local.errors import LockTimeoutError
+    from sapdi_local.store import MIGRATION_SET, SCHEMA_VERSION
+
+    script = fixture_script()
+    ids = {row[0]: row[1] for row in script.RUNS}  # run key -> run id
+    db = tmp_path / "tracking.db"
+    shutil.copyfile(FIXTURES / "schema-v1.db", db)
+    with sqlite3.connect(db) as connection:
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == 1
+        (applied_v1,) = connection.execute("SELECT applied_at FROM _sqlite_migrations").fetchone()
+    connection.close()
+
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from filelock import FileLock; lock = FileLock(sys.argv[1]); "
+            "lock.acquire(); print('locked', flush=True); sys.stdin.read()",
+            str(db) + ".lock",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        blocked = MLTrackingSDK(db_path=db, lock_timeout=0.3)
+        with pytest.raises(LockTimeoutError) as raised:
+            blocked.get_runs(run=list(ids.values()))
+        assert f"{db}.lock" in str(raised.value)
+        blocked.close()
+        with read_only(db) as connection:
+            assert connection.execute("PRAGMA user_version").fetchone()[0] == 1
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        assert holder.wait(timeout=CHILD_TIMEOUT) == 0
+
+    sdk = MLTrackingSDK(db_path=db, scenario="churn")
+    runs = {run.id: run for run in sdk.get_runs(run=list(ids.values()))}
+    with FileLock(f"{db}.lock", timeout=0):
+        pass  # the migration let the lock go
+    with read_only(db) as connection:
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert connection.execute(
+            "SELECT migration_set, name, applied_at FROM _sqlite_migrations ORDER BY id"
+        ).fetchall()[0] == (MIGRATION_SET, "0001_initial", applied_v1)
+        names = [row[0] for row in connection.execute("SELECT name FROM _sqlite_migrations")]
+        assert names == ["0001_initial", "0002_metrics_clustered"]
+        (metrics_sql,) = connection.execute(
+            "SELECT sql FROM sqlite_master WHERE name = 'metrics'"
+        ).fetchone()
+        assert "WITHOUT ROWID" in metrics_sql
+        assert connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        # Every row the script wrote, exactly.
+        assert table_rows(connection, "runs") == script.RUNS
+        for table in ("parameters", "tags"):
+            assert table_rows(connection, table) == sorted(
+                (key, name, value)
+                for key, pairs in getattr(script, table.upper()).items()
+                for name, value in pairs.items()
+            )
+        labels = {
+            (key, name): json.loads(text) for key, name, text in table_rows(connection, "labels")
+        }
+        assert labels == {
+            (key, name): value
+            for key, pairs in script.LABELS.items()
+            for name, value in pairs.items()
+        }
+        written = script.metric_rows()
+        assert table_rows(connection, "metrics") == sorted(
+            (key, name, *row) for (key, name), rows in written.items() for row in rows
+        )
+        assert table_rows(connection, "latest_metrics") == sorted(
+            (key, name, *rows[-1]) for (key, name), rows in written.items()
+        )
+
+    # The same through the SDK.
+    assert set(runs) == set(ids.values())
+    for key, run_id in ids.items():
+        run = runs[run_id]
+        for kept in ("parameters", "tags", "labels"):
+            stored = getattr(run, kept)
+            expected = getattr(script, kept.upper()).get(key, {})
+            assert {name: stored[name] for name in expected} == expected, (run_id, kept)
+        histories = {h.name: h.values for h in sdk.get_metrics_history(run=run_id)}
+        mine = {name: rows for (owner, name), rows in written.items() if owner == key}
+        assert histories.keys() == mine.keys()
+        for name, rows in mine.items():
+            assert [(v.value, v.timestamp) for v in histories[name]] == [
+                (value, timestamp) for _, _, timestamp, value in rows
+            ]
+            assert run.metrics[name] == rows[-1][3]
+
+    # Writing goes on where version 1 left off: seq 1501, the window still 1000 long.
+    first = ids[1]
+    sdk.log_metric("loss", 0.25, run=first, step=1500)
+    sdk.persist_run()
+    sdk.close()
+    with read_only(db) as connection:
+        seqs = connection.execute(
+            "SELECT seq FROM metrics WHERE run_key = 1 AND name = 'loss' ORDER BY seq"
+        ).fetchall()
+    assert [seq for (seq,) in seqs] == list(range(502, 1502))
