@@ -398,3 +398,137 @@ def test_a_schema_v1_database_is_migrated_in_place_under_the_lock_and_keeps_all_
             "SELECT seq FROM metrics WHERE run_key = 1 AND name = 'loss' ORDER BY seq"
         ).fetchall()
     assert [seq for (seq,) in seqs] == list(range(502, 1502))
+
+
+# ---------------------------------------------------------------- load
+
+OWN_RUN_WRITER = """
+folder, me = sys.argv[1], int(sys.argv[2])
+sdk = MLTrackingSDK()
+wait_for_go(folder, me)
+run = sdk.start_run(run_collection_name="load", run_name=f"own-{me}")
+sdk.log_parameters({"writer": me, "steps": 1500})
+sdk.set_tags({"writer": str(me), "kind": "load"})
+for step in range(1500):
+    for offset, metric in enumerate(("loss", "accuracy", "lr")):
+        sdk.log_metric(metric, me * 100_000 + offset * 10_000 + step, step=step)
+    if (step + 1) % 25 == 0:
+        sdk.persist_run()  # 60 persists, each the same number of values of every metric
+sdk.end_run()
+print(run.id)
+"""
+
+POLLING_READER = """
+folder, me = sys.argv[1], sys.argv[2]
+sdk = MLTrackingSDK()
+wait_for_go(folder, me)
+polls, histories, problems = 0, 0, []
+deadline = time.monotonic() + 110
+while not Path(folder, "stop").exists() and time.monotonic() < deadline:
+    try:
+        for run in sdk.get_runs(scenario="concurrency"):
+            history = {h.name: h.values for h in sdk.get_metrics_history(run=run.id)}
+            histories += 1
+            if run.name.startswith("own-"):
+                steps = {name: [v.step for v in values] for name, values in history.items()}
+                if len({tuple(s) for s in steps.values()}) > 1:
+                    problems.append(f"{run.name}: half a persist, {len(steps)} metrics differ")
+            for name, values in history.items():
+                if len(values) > 1000:
+                    problems.append(f"{run.name}/{name}: {len(values)} values")
+    except Exception as error:  # every call must succeed: record any that raised
+        problems.append(f"{type(error).__name__}: {error}")
+    polls += 1
+print(json.dumps({"polls": polls, "histories": histories, "problems": problems[:20]}))
+"""
+
+
+@pytest.mark.slow
+def test_load_of_ten_writers_and_two_readers_keeps_exact_counts_and_windows(
+    db_path: Path, tmp_path: Path
+) -> None:
+    """Eight processes each writing their own run (60 persists each) and two processes
+    writing one shared run (30 persists each), while two readers poll get_runs and
+    get_metrics_history: no call raises or warns in any process, the readers never see half
+    a persist nor more than 1000 values, and afterwards the counts of every table are exact
+    and each metric's stored window is exactly its most recent 1000 values, in order."""
+    from test_concurrency import (
+        SAME_RUN_GUEST,
+        SAME_RUN_OWNER,
+        create_database,
+        finish,
+        release_when_ready,
+        spawn,
+    )
+
+    create_database(db_path)
+    own = [spawn(OWN_RUN_WRITER, tmp_path, me, db=db_path) for me in range(8)]
+    shared = [
+        spawn(SAME_RUN_OWNER, tmp_path, 8, db=db_path),
+        spawn(SAME_RUN_GUEST, tmp_path, 9, db=db_path),
+    ]
+    readers = [spawn(POLLING_READER, tmp_path, f"reader-{n}", db=db_path) for n in range(2)]
+    release_when_ready(tmp_path, 12, [*own, *shared, *readers])
+    try:
+        outputs = finish([*own, *shared])
+    finally:
+        (tmp_path / "stop").touch()
+    reports = [json.loads(out) for out, _ in finish(readers)]
+    for report in reports:
+        assert report["problems"] == []
+        assert report["polls"] > 0
+    own_ids = {me: out.strip() for me, (out, _) in enumerate(outputs[:8])}
+    shared_id = outputs[9][0].strip()
+
+    with read_only(db_path) as connection:
+        assert connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        totals = {
+            table: connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            for table in ("runs", "metrics", "latest_metrics", "parameters", "tags")
+        }
+        assert totals == {
+            "runs": 9,
+            "metrics": 8 * 3 * 1000 + 1000,
+            "latest_metrics": 8 * 3 + 1,
+            "parameters": 8 * 2,
+            "tags": 8 * 2,
+        }
+        for me, run_id in own_ids.items():
+            key, name, status = connection.execute(
+                "SELECT key, name, status FROM runs WHERE id = ?", (run_id,)
+            ).fetchone()
+            assert (name, status) == (f"own-{me}", "FINISHED")
+            for offset, metric in enumerate(("loss", "accuracy", "lr")):
+                rows = connection.execute(
+                    "SELECT seq, step, value FROM metrics WHERE run_key = ? AND name = ? "
+                    "ORDER BY seq",
+                    (key, metric),
+                ).fetchall()
+                base = me * 100_000 + offset * 10_000
+                assert rows == [(step + 1, step, float(base + step)) for step in range(500, 1500)]
+        key, status = connection.execute(
+            "SELECT key, status FROM runs WHERE id = ?", (shared_id,)
+        ).fetchone()
+        assert status == "FINISHED"
+        rows = connection.execute(
+            "SELECT seq, value FROM metrics WHERE run_key = ? AND name = 'shared' ORDER BY seq",
+            (key,),
+        ).fetchall()
+        latest = connection.execute(
+            "SELECT seq FROM latest_metrics WHERE run_key = ? AND name = 'shared'", (key,)
+        ).fetchone()
+    # 3000 values persisted to the shared metric: the window is the last 1000, persist order.
+    assert latest == (3000,)
+    assert [seq for seq, _ in rows] == list(range(2001, 3001))
+    values = [value for _, value in rows]
+    assert len(set(values)) == 1000
+    for writer in (1, 2):
+        # Each writer's kept values are the newest it logged, all of them, in its order.
+        indexes = [int(value) - writer * 1_000_000 for value in values if value // 1e6 == writer]
+        if indexes:
+            assert indexes == list(range(indexes[0], 1500))
+    print(
+        f"load: 10 writers, {8 * 60 + 2 * 30} persists, {8 * 3 * 1500 + 2 * 1500} values; "
+        f"2 readers, {sum(r['polls'] for r in reports)} polls, "
+        f"{sum(r['histories'] for r in reports)} histories read"
+    )
