@@ -192,6 +192,7 @@ tracking.set_default_sdk(MLTrackingSDK(db_path=sys.argv[1]))
 run = tracking.start_run()
 for step in range(100):
     tracking.log_metric("loss", 1 / (step + 1), step=step)
+tracking.log_metric("alive", 1.0)  # before "ready": a signal right after it finds one logged
 print("ready", flush=True)
 while True:
     tracking.log_metric("alive", 1.0)
