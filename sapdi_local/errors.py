@@ -51,5 +51,9 @@ class LockTimeoutError(StorageError, TimeoutError):
     """The database lock could not be taken within the configured wait."""
 
 
+class MissingExtraError(TrackingError, ImportError):
+    """An optional dependency is not installed; the message names the extra that brings it."""
+
+
 class PersistWarning(UserWarning):
     """An automatic persist failed; the values stay in memory and are written later."""

@@ -91,6 +91,40 @@ class Run(NamedTuple):
             "metrics": dict(self.metrics),
         }
 
+    def __repr__(self) -> str:
+        from .display import run_text
+
+        return run_text(self)
+
+    def _repr_html_(self) -> str:
+        from .display import run_html
+
+        return run_html(self)
+
+
+class RunList(list[Run]):
+    """The runs ``get_runs`` returns: a list, shown as a table in a terminal and in Jupyter.
+
+    >>> runs = tracking.get_runs(scenario=scenario)
+    >>> runs.to_frame()  # needs pandas: pip install "sapdi-local[pandas]"
+    """
+
+    def __repr__(self) -> str:
+        from .display import runs_text
+
+        return runs_text(self)
+
+    def _repr_html_(self) -> str:
+        from .display import runs_html
+
+        return runs_html(self)
+
+    def to_frame(self) -> Any:
+        """A pandas DataFrame, one row per run (see ``tracking.runs_frame``)."""
+        from .frames import runs_frame
+
+        return runs_frame(self)
+
 
 class Notebook(NamedTuple):
     """A notebook, named by its id (its file name), as a selector for get_runs and delete_runs."""
@@ -143,3 +177,43 @@ class MetricHistory(NamedTuple):
             "name": self.name,
             "values": [value.to_dict() for value in self.values],
         }
+
+    def to_frame(self) -> Any:
+        """A pandas DataFrame: run_id, metric, step, timestamp (UTC), value per stored value."""
+        from .frames import histories_frame
+
+        return histories_frame([self])
+
+    def __repr__(self) -> str:
+        from .display import history_text
+
+        return history_text(self)
+
+    def _repr_html_(self) -> str:
+        from .display import history_html
+
+        return history_html(self)
+
+
+class HistoryList(list[MetricHistory]):
+    """The histories ``get_metrics_history`` returns: a list, shown as a summary table.
+
+    >>> history = tracking.get_metrics_history(run=run)
+    >>> history.to_frame()  # long format; needs pandas
+    """
+
+    def __repr__(self) -> str:
+        from .display import histories_text
+
+        return histories_text(self)
+
+    def _repr_html_(self) -> str:
+        from .display import histories_html
+
+        return histories_html(self)
+
+    def to_frame(self) -> Any:
+        """A pandas DataFrame in long format: run_id, metric, step, timestamp, value."""
+        from .frames import histories_frame
+
+        return histories_frame(self)

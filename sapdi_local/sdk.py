@@ -31,9 +31,11 @@ from .model import (
     FINISHED,
     KILLED,
     RUNNING,
+    HistoryList,
     MetricHistory,
     MetricValue,
     Run,
+    RunList,
     Scenario,
     iso_time,
     utc_from_seconds,
@@ -56,6 +58,8 @@ from .validation import (
 if TYPE_CHECKING:
     from pathlib import Path
     from types import TracebackType
+
+    import pandas
 
     from .store import PersistBatch, RunRecord, Store
 
@@ -568,7 +572,7 @@ class MLTrackingSDK:
         notebook: Any = None,
         run: Any = None,
         tags: Mapping[str, Any] | None = None,
-    ) -> list[Run]:
+    ) -> RunList:
         """Fetch runs with their parameters, tags, labels and last metric values.
 
         Selectors take objects, ids, comma-separated ids or lists; ``tags`` must all match.
@@ -579,7 +583,29 @@ class MLTrackingSDK:
             "get_runs", scenario, scenario_version, pipeline, execution, notebook, run, tags
         )
         self._flush_before_read()
-        return [run_from_record(record) for record in self.store.select_runs(selection)]
+        return RunList(run_from_record(record) for record in self.store.select_runs(selection))
+
+    def runs_frame(
+        self,
+        scenario: Any = None,
+        scenario_version: Any = None,
+        pipeline: Any = None,
+        execution: Any = None,
+        notebook: Any = None,
+        run: Any = None,
+        tags: Mapping[str, Any] | None = None,
+    ) -> pandas.DataFrame:
+        """The runs ``get_runs`` selects as a pandas DataFrame: one row per run, with
+        ``params.*``, ``tags.*`` and ``metrics.*`` (last value) columns. Needs pandas.
+
+        >>> frame = tracking.runs_frame(scenario=sapdi.get_current_scenario())
+        >>> frame.sort_values("metrics.accuracy").tail(3)
+        """
+        from .frames import runs_frame
+
+        return runs_frame(
+            self.get_runs(scenario, scenario_version, pipeline, execution, notebook, run, tags)
+        )
 
     def delete_runs(
         self,
@@ -611,7 +637,7 @@ class MLTrackingSDK:
 
     def get_metrics_history(
         self, run: Run | str | None = None, metrics: str | Iterable[str] | None = None
-    ) -> list[MetricHistory]:
+    ) -> HistoryList:
         """The stored values of a run's metrics (at most 1000 each, oldest first).
 
         Without ``run``, the active run; without ``metrics``, every metric.
@@ -620,26 +646,44 @@ class MLTrackingSDK:
         >>> [v.value for v in history[0].values]
         """
         run_id = self._run_id(run)
-        names = None
-        if metrics is not None:
-            if not isinstance(metrics, (str, Iterable)) or isinstance(metrics, Mapping):
-                raise InvalidTypeError(
-                    "get_metrics_history(): metrics must be a metric name or a list of names, "
-                    f"got {type(metrics).__name__} {metrics!r}"
-                )
-            names = [metrics] if isinstance(metrics, str) else list(metrics)
-            for name in names:
-                check_name("metric name", name)
+        names = _metric_names("get_metrics_history", metrics)
         self._flush_before_read()
         stored = self.store.metric_history(run_id, names)
-        return [
-            MetricHistory(
-                run_id=run_id,
-                name=name,
-                values=tuple(map(_metric_value, rows)),
-            )
+        return HistoryList(
+            MetricHistory(run_id=run_id, name=name, values=tuple(map(_metric_value, rows)))
             for name, rows in stored.items()
-        ]
+        )
+
+    def metrics_frame(
+        self, run: Any = None, metrics: str | Iterable[str] | None = None
+    ) -> pandas.DataFrame:
+        """Metric histories of one run or several (a list of runs or ids) as a pandas
+        DataFrame in long format: run_id, metric, step, timestamp (UTC), value. Without
+        ``run``, the active run; without ``metrics``, every metric. Needs pandas.
+
+        >>> frame = tracking.metrics_frame(run=[first, second], metrics="loss")
+        >>> frame.pivot(index="step", columns="run_id", values="value").plot()
+        """
+        if run is None or isinstance(run, (Run, str)):
+            run_ids = [self._run_id(run)]
+        elif isinstance(run, Iterable):
+            run_ids = list(dict.fromkeys(self._run_id(one) for one in run))
+        else:
+            raise InvalidTypeError(
+                "metrics_frame(): run must be a Run, a run id or a list of them, "
+                f"got {type(run).__name__}"
+            )
+        names = _metric_names("metrics_frame", metrics)
+        from .frames import histories_frame, pandas
+
+        pandas()  # before reading: a missing pandas is reported without work done
+        self._flush_before_read()
+        stored = self.store.metric_histories(run_ids, names)
+        return histories_frame(
+            MetricHistory(run_id=run_id, name=name, values=tuple(map(_metric_value, rows)))
+            for run_id in run_ids
+            for name, rows in stored.get(run_id, {}).items()
+        )
 
     def list_scenarios(self) -> list[Scenario]:
         """The scenarios in the database, and the current one."""
@@ -728,6 +772,21 @@ class MLTrackingSDK:
         self._next_run_info = {}
         self._budget = self._budget_size
         self._persist_lock = threading.Lock()  # the fork may have copied it held
+
+
+def _metric_names(function: str, metrics: str | Iterable[str] | None) -> list[str] | None:
+    """The metric names a history read asks for (None: all), each checked."""
+    if metrics is None:
+        return None
+    if not isinstance(metrics, (str, Iterable)) or isinstance(metrics, Mapping):
+        raise InvalidTypeError(
+            f"{function}(): metrics must be a metric name or a list of names, "
+            f"got {type(metrics).__name__} {metrics!r}"
+        )
+    names = [metrics] if isinstance(metrics, str) else list(metrics)
+    for name in names:
+        check_name("metric name", name)
+    return names
 
 
 def run_from_record(record: RunRecord) -> Run:

@@ -9,11 +9,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import TrackingError
-from .model import MetricHistory, MetricValue, Notebook, Run, Scenario
+from .model import HistoryList, MetricHistory, MetricValue, Notebook, Run, RunList, Scenario
 from .sdk import ActiveRun, MLTrackingSDK
+
+if TYPE_CHECKING:
+    import pandas
 
 __all__ = [
     "ActiveRun",
@@ -32,7 +35,9 @@ __all__ = [
     "log_metric",
     "log_metrics",
     "log_parameters",
+    "metrics_frame",
     "persist_run",
+    "runs_frame",
     "set_default_sdk",
     "set_labels",
     "set_tags",
@@ -139,9 +144,27 @@ def get_runs(
     notebook: Any = None,
     run: Any = None,
     tags: Mapping[str, Any] | None = None,
-) -> list[Run]:
+) -> RunList:
     """Fetch runs; see MLTrackingSDK.get_runs."""
     return _default.get_runs(scenario, scenario_version, pipeline, execution, notebook, run, tags)
+
+
+def runs_frame(
+    scenario: Any = None,
+    scenario_version: Any = None,
+    pipeline: Any = None,
+    execution: Any = None,
+    notebook: Any = None,
+    run: Any = None,
+    tags: Mapping[str, Any] | None = None,
+) -> pandas.DataFrame:
+    """The selected runs as a pandas DataFrame; see MLTrackingSDK.runs_frame."""
+    return _default.runs_frame(scenario, scenario_version, pipeline, execution, notebook, run, tags)
+
+
+def metrics_frame(run: Any = None, metrics: str | Iterable[str] | None = None) -> pandas.DataFrame:
+    """Metric histories of one or more runs in long format; see MLTrackingSDK.metrics_frame."""
+    return _default.metrics_frame(run, metrics)
 
 
 def delete_runs(
@@ -158,6 +181,6 @@ def delete_runs(
 
 def get_metrics_history(
     run: Run | str | None = None, metrics: str | Iterable[str] | None = None
-) -> list[MetricHistory]:
+) -> HistoryList:
     """Fetch metric histories; see MLTrackingSDK.get_metrics_history."""
     return _default.get_metrics_history(run, metrics)

@@ -34,6 +34,8 @@ API_FUNCTIONS = [
     "get_runs",
     "get_metrics_history",
     "update_run_info",
+    "runs_frame",
+    "metrics_frame",
 ]
 
 

@@ -19,9 +19,10 @@ import pytest
 from conftest import run_python
 
 from sapdi_local import MLTrackingSDK, tracking
+from sapdi_local.errors import MissingExtraError
 from sapdi_local.store import SCHEMA_VERSION
 from sapdi_local.ui import server as ui_server
-from sapdi_local.ui.server import Explorer, UiExtraMissingError, is_loopback, plotly_script
+from sapdi_local.ui.server import Explorer, is_loopback, plotly_script
 
 ClientFor = Callable[..., httpx.Client]
 
@@ -450,5 +451,5 @@ def test_is_loopback(host: str, loopback: bool) -> None:
 
 def test_missing_plotly_names_the_extra(monkeypatch: pytest.MonkeyPatch, db_path: Path) -> None:
     monkeypatch.setattr(ui_server, "find_spec", lambda name: None)
-    with pytest.raises(UiExtraMissingError, match=r'pip install "sapdi-local\[ui\]"'):
+    with pytest.raises(MissingExtraError, match=r'pip install "sapdi-local\[ui\]"'):
         Explorer(db_path)

@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from ..errors import StorageError, TrackingError
+from ..errors import MissingExtraError, StorageError, TrackingError
 from ..store import ReadOnlyStore
 from . import api
 
@@ -47,10 +47,6 @@ StartResponse = Callable[..., Any]
 Environ = dict[str, Any]
 
 
-class UiExtraMissingError(TrackingError, ImportError):
-    """The explorer's optional dependency (Plotly's JavaScript) is not installed."""
-
-
 def plotly_script() -> Path:
     """Plotly's minified JavaScript as the installed ``plotly`` package ships it.
 
@@ -58,12 +54,12 @@ def plotly_script() -> Path:
     """
     spec = find_spec("plotly")
     if spec is None or spec.origin is None:
-        raise UiExtraMissingError(
+        raise MissingExtraError(
             f"the explorer draws its charts with Plotly, which is not installed; {UI_EXTRA_HINT}"
         )
     script = Path(spec.origin).parent / "package_data" / PLOTLY_SCRIPT
     if not script.is_file():
-        raise UiExtraMissingError(
+        raise MissingExtraError(
             f"the installed plotly package has no {PLOTLY_SCRIPT} at {script}; "
             f'reinstall it with pip install --force-reinstall "sapdi-local[ui]"'
         )

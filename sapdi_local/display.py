@@ -1,0 +1,224 @@
+"""How runs and metric histories show themselves: text for a terminal, HTML for Jupyter.
+
+``Run``, the list ``get_runs`` returns, ``MetricHistory`` and the list ``get_metrics_history``
+returns call these from ``__repr__`` and ``_repr_html_``. Tables are short on purpose: a run
+list shows its first rows and says how many more there are, a history its count, range and
+last value, never a wall of raw dicts. tabulate (which sqlite-utils brings) lays out the text
+tables and is imported only when something is shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from html import escape
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .model import MetricHistory, Run
+
+TEXT_ROWS = 20  # runs or metrics listed in a terminal before "... and N more"
+HTML_ROWS = 50
+TEXT_METRIC_COLUMNS = 4  # last-value columns of a run list in a terminal
+HTML_STYLE = "border-collapse:collapse;font-size:12px"
+
+
+def number(value: object) -> str:
+    """A metric value in few characters: 6 significant digits."""
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
+
+
+def moment(value: datetime | None) -> str:
+    return "" if value is None else value.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def short_id(run_id: str) -> str:
+    return run_id if len(run_id) <= 12 else run_id[:8] + "…"
+
+
+def pairs_text(values: Mapping[str, Any], limit: int = 6) -> str:
+    shown = [f"{key}={number(value)}" for key, value in list(values.items())[:limit]]
+    more = len(values) - limit
+    return ", ".join(shown) + (f", … {more} more" if more > 0 else "")
+
+
+def text_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    from tabulate import tabulate  # type: ignore[import-untyped]  # tabulate ships no hints
+
+    return str(
+        tabulate(list(rows), headers=list(headers), tablefmt="simple", disable_numparse=True)
+    )
+
+
+def html_table(headers: Sequence[str], rows: Iterable[Sequence[Any]], caption: str = "") -> str:
+    """A plain table; every cell is escaped."""
+    head = "".join(f"<th style='text-align:left;padding:2px 8px'>{escape(h)}</th>" for h in headers)
+    body = "".join(
+        "<tr>"
+        + "".join(f"<td style='padding:2px 8px'>{escape(str(cell))}</td>" for cell in row)
+        + "</tr>"
+        for row in rows
+    )
+    title = f"<caption style='text-align:left'>{escape(caption)}</caption>" if caption else ""
+    return (
+        f"<table style='{HTML_STYLE}'>{title}<thead><tr>{head}</tr></thead>"
+        f"<tbody>{body}</tbody></table>"
+    )
+
+
+def more_line(shown: int, total: int, noun: str) -> str:
+    return "" if total <= shown else f"… and {total - shown} more {noun}"
+
+
+# ---------------------------------------------------------------- one run
+
+
+def _user_parameters(run: Run) -> dict[str, str]:
+    return {k: v for k, v in run.parameters.items() if k not in ("start", "end")}
+
+
+def _user_tags(run: Run) -> dict[str, str]:
+    return {k: v for k, v in run.tags.items() if k != "runName"}
+
+
+def run_text(run: Run) -> str:
+    """A run in a few lines; a bare reference (``Run(id=...)``) in one."""
+    if run.status is None:
+        return f"Run(id={run.id!r})"
+    where = f"collection {run.collection_display_name!r}, scenario {run.scenario!r}"
+    lines = [f"Run {run.name!r} ({short_id(run.id)}) {run.status}, {where}"]
+    if run.start_time is not None:
+        lines.append(f"  started     {moment(run.start_time)} UTC")
+    for label, values in (
+        ("parameters", _user_parameters(run)),
+        ("metrics", run.metrics),
+        ("tags", _user_tags(run)),
+        ("labels", run.labels),
+    ):
+        if values:
+            lines.append(f"  {label:<11} {pairs_text(values)}")
+    return "\n".join(lines)
+
+
+def run_html(run: Run) -> str:
+    rows: list[tuple[str, str]] = [
+        ("id", run.id),
+        ("status", run.status or ""),
+        ("collection", run.collection_display_name or ""),
+        ("scenario", f"{run.scenario or ''} {run.scenario_version or ''}".strip()),
+        ("source", run.notebook or run.pipeline or ""),
+        ("started", moment(run.start_time)),
+        ("ended", moment(run.end_time)),
+    ]
+    rows += [(f"parameter {k}", v) for k, v in _user_parameters(run).items()]
+    rows += [(f"metric {k}", number(v)) for k, v in run.metrics.items()]
+    rows += [(f"tag {k}", v) for k, v in _user_tags(run).items()]
+    rows += [(f"label {k}", str(v)) for k, v in run.labels.items()]
+    return html_table(("field", "value"), rows, caption=f"Run {run.name or run.id}")
+
+
+# ---------------------------------------------------------------- lists of runs
+
+
+def _metric_names(runs: Sequence[Run]) -> list[str]:
+    names: dict[str, None] = {}
+    for run in runs:
+        names.update(dict.fromkeys(run.metrics))
+    return sorted(names)
+
+
+def runs_text(runs: Sequence[Run]) -> str:
+    if not runs:
+        return "no runs"
+    metrics = _metric_names(runs)
+    shown_metrics = metrics[:TEXT_METRIC_COLUMNS]
+    headers = ["name", "id", "status", "collection", "started (UTC)", *shown_metrics]
+    rows = [
+        [
+            run.name or "",
+            short_id(run.id),
+            run.status or "",
+            run.collection_display_name or "",
+            moment(run.start_time),
+            *(number(run.metrics[m]) if m in run.metrics else "" for m in shown_metrics),
+        ]
+        for run in runs[:TEXT_ROWS]
+    ]
+    lines = [f"{len(runs)} run" + ("" if len(runs) == 1 else "s"), text_table(headers, rows)]
+    lines.append(more_line(TEXT_ROWS, len(runs), "runs"))
+    if len(metrics) > len(shown_metrics):
+        lines.append(f"(metrics not shown: {', '.join(metrics[len(shown_metrics) :])})")
+    return "\n".join(line for line in lines if line)
+
+
+def runs_html(runs: Sequence[Run]) -> str:
+    if not runs:
+        return "<p>no runs</p>"
+    parameters = sorted({k for run in runs for k in _user_parameters(run)})
+    metrics = _metric_names(runs)
+    headers = ["name", "id", "status", "collection", "started (UTC)", *parameters, *metrics]
+    rows = [
+        [
+            run.name or "",
+            short_id(run.id),
+            run.status or "",
+            run.collection_display_name or "",
+            moment(run.start_time),
+            *(run.parameters.get(p, "") for p in parameters),
+            *(number(run.metrics[m]) if m in run.metrics else "" for m in metrics),
+        ]
+        for run in runs[:HTML_ROWS]
+    ]
+    caption = f"{len(runs)} run" + ("" if len(runs) == 1 else "s")
+    more = more_line(HTML_ROWS, len(runs), "runs")
+    return html_table(headers, rows, caption) + (f"<p>{escape(more)}</p>" if more else "")
+
+
+# ---------------------------------------------------------------- metric histories
+
+
+def _summary(history: MetricHistory) -> list[str]:
+    values = [v.value for v in history.values]
+    steps = [v.step for v in history.values if v.step is not None]
+    return [
+        history.name,
+        short_id(history.run_id),
+        str(len(values)),
+        f"{min(steps)}–{max(steps)}" if steps else "",
+        number(values[-1]) if values else "",
+        number(min(values)) if values else "",
+        number(max(values)) if values else "",
+    ]
+
+
+SUMMARY_HEADERS = ("metric", "run", "values", "steps", "last", "min", "max")
+
+
+def history_text(history: MetricHistory) -> str:
+    name, run, count, steps, last, low, high = _summary(history)
+    if count == "0":
+        return f"MetricHistory {name!r} of run {run}: no values"
+    return (
+        f"MetricHistory {name!r} of run {run}: {count} values, steps {steps or 'none'}, "
+        f"last {last}, min {low}, max {high}"
+    )
+
+
+def history_html(history: MetricHistory) -> str:
+    return histories_html([history])
+
+
+def histories_text(histories: Sequence[MetricHistory]) -> str:
+    if not histories:
+        return "no metric histories"
+    rows = [_summary(history) for history in histories[:TEXT_ROWS]]
+    more = more_line(TEXT_ROWS, len(histories), "metrics")
+    return text_table(SUMMARY_HEADERS, rows) + (f"\n{more}" if more else "")
+
+
+def histories_html(histories: Sequence[MetricHistory]) -> str:
+    if not histories:
+        return "<p>no metric histories</p>"
+    rows = [_summary(history) for history in histories[:HTML_ROWS]]
+    more = more_line(HTML_ROWS, len(histories), "metrics")
+    return html_table(SUMMARY_HEADERS, rows) + (f"<p>{escape(more)}</p>" if more else "")
