@@ -126,10 +126,18 @@ def check_metric_value(name: str, value: object) -> float:
     if value.__class__ is float:
         number: float = value
     else:
+        import numbers  # imported when first needed: keeps "import tracking" light
+
         # "bool_" is numpy's bool, told apart by name so that numpy need not be imported.
-        if isinstance(value, (str, bytes)) or type(value).__name__ in ("bool", "bool_"):
+        # A complex number is refused too: float() of a numpy complex silently keeps only
+        # its real part.
+        if (
+            isinstance(value, (str, bytes))
+            or type(value).__name__ in ("bool", "bool_")
+            or (isinstance(value, numbers.Complex) and not isinstance(value, numbers.Real))
+        ):
             raise InvalidTypeError(
-                f"metric {name!r} must have a numeric value, got {type(value).__name__} "
+                f"metric {name!r} must have a real number as its value, got {type(value).__name__} "
                 f"{value!r}; pass an int or a float"
             )
         try:

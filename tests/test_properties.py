@@ -4,12 +4,14 @@ Each example gets a database file of its own. The expected outcome of every call
 computed here from the documented rules (names 1..256 characters without NUL; parameter
 and tag values stored as str, at most 5000 characters; labels any JSON; metric values
 finite real numbers; start, end and runName reserved), not from the package's code.
+Numpy scalars and Decimals are drawn wherever a name or a value is.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import numbers
 import random
 import sqlite3
 import warnings
@@ -21,6 +23,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -70,13 +73,15 @@ def stored_text(value: object) -> object:
 
 def stored_metric(value: object) -> object:
     """The float a metric value is stored as, or REFUSED."""
-    if isinstance(value, (bool, str, bytes)) or value is None:
+    if isinstance(value, (bool, str, bytes, np.bool_)) or value is None:
         return REFUSED
+    if isinstance(value, numbers.Complex) and not isinstance(value, numbers.Real):
+        return REFUSED  # complex, numpy's included: not a real number
     if isinstance(value, Decimal) and value.is_nan():
         return REFUSED
     try:
         number = float(value)  # type: ignore[arg-type]
-    except OverflowError:
+    except (OverflowError, TypeError, ValueError):  # a numpy datetime64 is no number either
         return REFUSED
     return number if math.isfinite(number) else REFUSED
 
@@ -197,8 +202,21 @@ any_text = st.one_of(st.text(any_char, max_size=12), odd_texts)
 near_name_limit = st.builds(lambda char, n: char * n, any_char, st.integers(250, 262))
 near_value_limit = st.builds(lambda char, n: char * n, any_char, st.integers(4990, 5010))
 special_names = st.sampled_from(["start", "end", "runName", "Start", "END", "runname", "", "\x00"])
+# Numpy scalars of every kind: what a value taken from an array is.
+numpy_scalars = st.one_of(
+    st.floats().map(np.float64),
+    st.floats(width=32).map(np.float32),
+    st.floats(width=16).map(np.float16),
+    st.integers(-(2**63), 2**63 - 1).map(np.int64),
+    st.integers(0, 2**64 - 1).map(np.uint64),
+    st.integers(-128, 127).map(np.int8),
+    st.booleans().map(np.bool_),
+    st.complex_numbers(allow_nan=False, allow_infinity=False, max_magnitude=1e6).map(np.complex128),
+    st.sampled_from([np.longdouble("1e400"), np.datetime64("2024-01-01"), np.str_("0.5")]),
+)
 keys = st.one_of(
     any_text,
+    st.text(max_size=8).map(np.str_),
     near_name_limit,
     special_names,
     st.integers(),
@@ -216,9 +234,18 @@ metric_values = st.one_of(
     st.text(max_size=4),
     st.decimals(),
     st.fractions(),
+    st.complex_numbers(max_magnitude=1e6),
+    numpy_scalars,
 )
 text_values = st.one_of(
-    any_text, near_value_limit, st.integers(), st.floats(), st.booleans(), st.none()
+    any_text,
+    near_value_limit,
+    st.integers(),
+    st.floats(),
+    st.booleans(),
+    st.none(),
+    st.decimals(),
+    numpy_scalars,
 )
 json_values = st.recursive(
     st.none()
@@ -229,13 +256,20 @@ json_values = st.recursive(
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(any_text, inner, max_size=3),
     max_leaves=6,
 )
+# Nested dicts and lists with numpy scalars or Decimals inside: JSON only when every leaf is
+# (a numpy float64 or str_ is a float or str; a numpy int, bool or a Decimal is not).
+mixed_values = st.recursive(
+    st.one_of(numpy_scalars, st.decimals(), st.integers(), any_text),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(any_text, inner, max_size=3),
+    max_leaves=4,
+)
 non_json_values = st.one_of(
     st.sampled_from([math.nan, math.inf, -math.inf]),
     st.sets(st.integers(), min_size=1, max_size=2),
     st.builds(object),
     st.lists(st.just(math.nan), min_size=1, max_size=2),
 )
-label_values = st.one_of(json_values, non_json_values)
+label_values = st.one_of(json_values, non_json_values, mixed_values)
 optional_names = st.one_of(st.none(), names)
 
 
@@ -378,6 +412,26 @@ def assert_store_matches(sdk: MLTrackingSDK, run: Run, model: Model) -> None:
 @pytest.mark.slow
 @settings(max_examples=100, **PROPERTY_SETTINGS)
 @given(sequence=st.lists(calls, min_size=1, max_size=5))
+# Numpy scalars and Decimals in every call, drawn always rather than now and then.
+@example(
+    sequence=[
+        log_metric("complex", np.complex128(1 + 2j)),
+        log_metric(np.str_("numpy-name"), np.float32(0.1)),
+        log_metrics_dict({"int64": np.int64(-3), "uint64": np.uint64(2**64 - 1)}),
+        log_metrics_list([("decimal", Decimal("0.1")), ("bool_", np.bool_(True))]),
+        log_metrics_dict({"float16": np.float16(np.inf), "longdouble": np.longdouble("1e400")}),
+    ]
+)
+@example(
+    sequence=[
+        log_parameters_dict({"decimal": Decimal("1.10"), "float32": np.float32(0.1)}),
+        set_tags_name("int8", np.int8(-7)),
+        set_labels_dict({"nested": {"a": {"b": np.float64(0.5), "c": [np.str_("x")]}}}),
+        set_labels_name("numpy-int", {"deep": [np.int64(1)]}),
+        set_labels_name("decimal", Decimal("1.5")),
+        update_run_info(np.str_("renamed"), None, {"decimal": Decimal("-0")}),
+    ]
+)
 def test_every_call_stores_what_the_rules_say_or_is_refused(
     tmp_path_factory: pytest.TempPathFactory, sequence: list[Call]
 ) -> None:
