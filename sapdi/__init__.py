@@ -13,10 +13,17 @@ __all__ = ["Scenario", "get_current_scenario", "list_scenarios", "tracking"]
 
 
 def get_current_scenario() -> Scenario:
-    """The scenario runs are recorded under (SAPDI_SCENARIO, else the project folder's name)."""
+    """The scenario runs are recorded under (SAPDI_SCENARIO, else the project folder's name).
+
+    >>> sapdi.get_current_scenario().id
+    'churn'
+    """
     return tracking.get_default_sdk().current_scenario()
 
 
 def list_scenarios() -> list[Scenario]:
-    """The scenarios in the database, and the current one."""
+    """The scenarios in the database, and the current one.
+
+    >>> tracking.delete_runs(scenario=sapdi.list_scenarios())
+    """
     return tracking.get_default_sdk().list_scenarios()

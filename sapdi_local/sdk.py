@@ -143,11 +143,20 @@ class MLTrackingSDK:
 
     @property
     def db_path(self) -> Path:
-        """The database file this SDK writes to."""
+        """The database file this SDK writes to.
+
+        >>> MLTrackingSDK(db_path="runs.db").db_path
+        PosixPath('runs.db')
+        """
         return self.store.path
 
     @property
     def store(self) -> Store:
+        """The database this SDK writes to, opened on first use (for tools, not for logging).
+
+        >>> sdk.store.path
+        PosixPath('runs.db')
+        """
         if self._store is None:
             from .store import DEFAULT_LOCK_TIMEOUT, Store
 
@@ -157,14 +166,22 @@ class MLTrackingSDK:
 
     @property
     def context(self) -> RunContext:
-        """Scenario, version, notebook or pipeline, and execution of the runs this SDK starts."""
+        """Scenario, version, notebook or pipeline, and execution of the runs this SDK starts.
+
+        >>> MLTrackingSDK(scenario="churn").context.scenario
+        'churn'
+        """
         if self._context is None:
             self._context = resolve_context(**self._context_arguments)
         return self._context
 
     @property
     def active_run(self) -> Run | None:
-        """The run started by start_run() and not yet ended, if any."""
+        """The run started by start_run() and not yet ended, if any.
+
+        >>> sdk.start_run().id == sdk.active_run.id
+        True
+        """
         return self._active
 
     # ------------------------------------------------------------ runs
@@ -238,7 +255,10 @@ class MLTrackingSDK:
         return run
 
     def end_run(self) -> None:
-        """End the active run and persist everything logged."""
+        """End the active run (FINISHED) and persist everything logged.
+
+        >>> tracking.end_run()
+        """
         self._end_active_run(FINISHED, explicit=True)
 
     def _end_active_run(self, status: str, *, explicit: bool, at_exit: bool = False) -> None:
@@ -447,6 +467,8 @@ class MLTrackingSDK:
 
         Raises StorageError (or LockTimeoutError) if the database refuses; the
         logged values stay in memory and the next persist writes them.
+
+        >>> tracking.persist_run()
         """
         self._persist(explicit=True)
 
@@ -501,7 +523,11 @@ class MLTrackingSDK:
         warnings.warn(message, PersistWarning, stacklevel=4)
 
     def has_pending(self) -> bool:
-        """True when logged values are waiting to be persisted."""
+        """True when logged values are waiting to be persisted.
+
+        >>> sdk.log_metric("loss", 0.5); sdk.has_pending()
+        True
+        """
         return self._cache.has_pending()
 
     def _flush_before_read(self) -> None:
@@ -686,14 +712,22 @@ class MLTrackingSDK:
         )
 
     def list_scenarios(self) -> list[Scenario]:
-        """The scenarios in the database, and the current one."""
+        """The scenarios in the database, and the current one.
+
+        >>> [scenario.id for scenario in sdk.list_scenarios()]
+        ['churn', 'forecast']
+        """
         stored = {name: version for name, version in self.store.scenarios()}
         current = self.context
         stored.setdefault(current.scenario, current.scenario_version)
         return [Scenario(id=name, version=version) for name, version in sorted(stored.items())]
 
     def current_scenario(self) -> Scenario:
-        """The scenario this SDK records its runs under."""
+        """The scenario this SDK records its runs under.
+
+        >>> sdk.current_scenario().id
+        'churn'
+        """
         return Scenario(id=self.context.scenario, version=self.context.scenario_version)
 
     # ------------------------------------------------------------ helpers
@@ -750,7 +784,10 @@ class MLTrackingSDK:
             self._end_active_run(lifecycle.status_for(error), explicit=error is None)
 
     def close(self) -> None:
-        """End the active run, persist the cache and close the database."""
+        """End the active run, persist the cache and close the database.
+
+        >>> sdk.close()
+        """
         self._at_exit(FINISHED)
         lifecycle.release(self)
         if self._store is not None:

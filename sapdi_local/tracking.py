@@ -49,7 +49,11 @@ _default = MLTrackingSDK()  # cheap: nothing is read or resolved until first use
 
 
 def get_default_sdk() -> MLTrackingSDK:
-    """The MLTrackingSDK that the module functions use."""
+    """The MLTrackingSDK that the module functions use.
+
+    >>> tracking.get_default_sdk().db_path
+    PosixPath('/home/me/.local/share/sapdi-local/tracking.db')
+    """
     return _default
 
 
@@ -64,12 +68,21 @@ def set_default_sdk(sdk: MLTrackingSDK) -> MLTrackingSDK:
 
 
 def start_run(run_collection_name: str | None = None, run_name: str | None = None) -> ActiveRun:
-    """Start a run; see MLTrackingSDK.start_run. ``with start_run() as run:`` ends it."""
+    """Start a run and make it the active one.
+
+    Without ``run_collection_name`` the run goes to the default collection of its
+    notebook or pipeline; without ``run_name`` it is named by its id.
+
+    >>> run = tracking.start_run(run_collection_name="rc1", run_name="lr-0.01")
+    """
     return _default.start_run(run_collection_name, run_name)
 
 
 def end_run() -> None:
-    """End the active run and persist; see MLTrackingSDK.end_run."""
+    """End the active run (FINISHED) and persist everything logged.
+
+    >>> tracking.end_run()
+    """
     return _default.end_run()
 
 
@@ -80,14 +93,21 @@ def log_metric(
     step: int | None = None,
     timestamp: float | None = None,
 ) -> None:
-    """Log one metric value; see MLTrackingSDK.log_metric."""
+    """Log one value of a metric to the active run (or to ``run``).
+
+    >>> tracking.log_metric("loss", 0.25)
+    """
     return _default.log_metric(name, value, run, step, timestamp)
 
 
 def log_metrics(
     metrics: Mapping[str, float] | Iterable[Mapping[str, Any]], run: Run | str | None = None
 ) -> None:
-    """Log several metric values; see MLTrackingSDK.log_metrics."""
+    """Log several metrics: a dict of name to value, or a list of dicts with
+    ``name``, ``value`` and optional ``step`` and ``timestamp``.
+
+    >>> tracking.log_metrics({"accuracy": 0.89, "avg_loss": 0.59})
+    """
     return _default.log_metrics(metrics, run)
 
 
@@ -97,7 +117,12 @@ def log_parameters(
     value: Any = None,
     run: Run | str | None = None,
 ) -> None:
-    """Log parameters; see MLTrackingSDK.log_parameters."""
+    """Log parameters: a dict of name to value, or ``name=`` and ``value=``.
+
+    Values of any type are stored as strings; the last value of a name wins.
+
+    >>> tracking.log_parameters({"learning_rate": 0.001, "epochs": 2})
+    """
     return _default.log_parameters(parameters, name, value, run)
 
 
@@ -107,7 +132,10 @@ def set_tags(
     value: Any = None,
     run: Run | str | None = None,
 ) -> None:
-    """Set tags; see MLTrackingSDK.set_tags."""
+    """Set tags (string key and value pairs used to filter runs); the last value wins.
+
+    >>> tracking.set_tags({"dataset": "v2"})
+    """
     return _default.set_tags(tags, name, value, run)
 
 
@@ -117,12 +145,21 @@ def set_labels(
     value: Any = None,
     run: Run | str | None = None,
 ) -> None:
-    """Set labels; see MLTrackingSDK.set_labels."""
+    """Set labels: keys with any JSON value, for meaning or display; the last value wins.
+
+    >>> tracking.set_labels({"accuracy": {"format_string": "percentage"}})
+    """
     return _default.set_labels(labels, name, value, run)
 
 
 def persist_run() -> None:
-    """Write everything logged so far; see MLTrackingSDK.persist_run."""
+    """Write everything logged so far to the database now, in one transaction.
+
+    Raises StorageError (or LockTimeoutError) if the database refuses; the
+    logged values stay in memory and the next persist writes them.
+
+    >>> tracking.persist_run()
+    """
     return _default.persist_run()
 
 
@@ -132,7 +169,10 @@ def update_run_info(
     run_collection_name: str | None = None,
     tags: Mapping[str, Any] | None = None,
 ) -> None:
-    """Rename a run, move it, or tag it; see MLTrackingSDK.update_run_info."""
+    """Rename a run, move it to another collection or set tags; during or after the run.
+
+    >>> tracking.update_run_info(run_collection_name="LR", run_name="LR_6")
+    """
     return _default.update_run_info(run, run_name, run_collection_name, tags)
 
 
@@ -145,7 +185,12 @@ def get_runs(
     run: Any = None,
     tags: Mapping[str, Any] | None = None,
 ) -> RunList:
-    """Fetch runs; see MLTrackingSDK.get_runs."""
+    """Fetch runs with their parameters, tags, labels and last metric values.
+
+    Selectors take objects, ids, comma-separated ids or lists; ``tags`` must all match.
+
+    >>> runs = tracking.get_runs(run=run, tags={"tag_key": "tag_value"})
+    """
     return _default.get_runs(scenario, scenario_version, pipeline, execution, notebook, run, tags)
 
 
@@ -158,12 +203,23 @@ def runs_frame(
     run: Any = None,
     tags: Mapping[str, Any] | None = None,
 ) -> pandas.DataFrame:
-    """The selected runs as a pandas DataFrame; see MLTrackingSDK.runs_frame."""
+    """The runs ``get_runs`` selects as a pandas DataFrame: one row per run, with
+    ``params.*``, ``tags.*`` and ``metrics.*`` (last value) columns. Needs pandas.
+
+    >>> frame = tracking.runs_frame(scenario=sapdi.get_current_scenario())
+    >>> frame.sort_values("metrics.accuracy").tail(3)
+    """
     return _default.runs_frame(scenario, scenario_version, pipeline, execution, notebook, run, tags)
 
 
 def metrics_frame(run: Any = None, metrics: str | Iterable[str] | None = None) -> pandas.DataFrame:
-    """Metric histories of one or more runs in long format; see MLTrackingSDK.metrics_frame."""
+    """Metric histories of one run or several (a list of runs or ids) as a pandas
+    DataFrame in long format: run_id, metric, step, timestamp (UTC), value. Without
+    ``run``, the active run; without ``metrics``, every metric. Needs pandas.
+
+    >>> frame = tracking.metrics_frame(run=[first, second], metrics="loss")
+    >>> frame.pivot(index="step", columns="run_id", values="value").plot()
+    """
     return _default.metrics_frame(run, metrics)
 
 
@@ -175,12 +231,22 @@ def delete_runs(
     notebook: Any = None,
     run: Any = None,
 ) -> int:
-    """Delete runs; see MLTrackingSDK.delete_runs."""
+    """Delete the selected runs with everything logged to them; returns how many.
+
+    >>> tracking.delete_runs(run=run)
+    1
+    """
     return _default.delete_runs(scenario, scenario_version, pipeline, execution, notebook, run)
 
 
 def get_metrics_history(
     run: Run | str | None = None, metrics: str | Iterable[str] | None = None
 ) -> HistoryList:
-    """Fetch metric histories; see MLTrackingSDK.get_metrics_history."""
+    """The stored values of a run's metrics (at most 1000 each, oldest first).
+
+    Without ``run``, the active run; without ``metrics``, every metric.
+
+    >>> history = tracking.get_metrics_history(metrics=["accuracy"])
+    >>> [v.value for v in history[0].values]
+    """
     return _default.get_metrics_history(run, metrics)
