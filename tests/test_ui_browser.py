@@ -518,8 +518,9 @@ def test_live_page_shows_new_runs_and_growing_charts_without_reload(
     page: Any, tmp_path: Path
 ) -> None:
     """With Live on (polling shortened by ?poll=300), a run started by the SDK appears in the
-    open collection, and its chart grows as it logs more values, while a zoom set on the
-    chart stays (uirevision); unticking Live stops the updates."""
+    open collection (and alone under the RUNNING status filter), and its chart grows as it
+    logs more values while a zoom set on the chart stays (uirevision); unticking Live stops
+    the updates."""
     db = tmp_path / "live.db"
     write_runs(db)
     sdk = MLTrackingSDK(db_path=db, scenario="churn", notebook="churn.ipynb")
@@ -535,6 +536,11 @@ def test_live_page_shows_new_runs_and_growing_charts_without_reload(
             page.get_by_role("link", name="late-run", exact=True).wait_for()
             row = page.locator("#runs-table tr[data-run-id]").filter(has_text="late-run")
             assert "RUNNING" in row.text_content()
+            page.select_option("#filter-status", "RUNNING")
+            page.wait_for_function(
+                "() => document.querySelectorAll('#runs-table tr[data-run-id]').length === 1"
+            )
+            assert row_names(page) == ["late-run"]
             select_runs(page, "late-run")
             wait_for_traces(page, "#charts", "loss", 1)
             page.evaluate(
@@ -573,6 +579,7 @@ def test_missing_database_shows_the_503_message(page: Any, tmp_path: Path) -> No
         message = error_text(page, "no database at")
         assert str(db) in message
         assert "Database unavailable" in page.locator("#db-info").text_content()
+        assert "cannot be read" in page.locator("#main").text_content()
         write_runs(db)
         page.wait_for_function("() => document.querySelector('#error').hidden")
         assert str(db) in page.locator("#db-info").text_content()

@@ -776,7 +776,14 @@
       body,
     );
     view.render = () => {
-      if (!state.collections || state.collectionsText === view.text) return;
+      if (!state.collections) {
+        view.text = null;
+        body.replaceChildren(
+          emptyState('The database cannot be read', 'The message above says why; this page tries again on its own while Live is on.'),
+        );
+        return;
+      }
+      if (state.collectionsText === view.text) return;
       view.text = state.collectionsText;
       const scenarios = state.collections.scenarios || [];
       if (!scenarios.length) {
