@@ -11,6 +11,7 @@ by ``zip``: that is the fast path for a million values.
 from __future__ import annotations
 
 import gc
+import json
 import os
 import sqlite3
 import threading
@@ -204,6 +205,30 @@ class RunFilter(NamedTuple):
     tags: tuple[tuple[str, str], ...] = ()
     collections: tuple[str, ...] | None = None
     name_contains: str | None = None  # a case-insensitive text search on run names
+    # Stored statuses to accept, and runs to accept whatever theirs: how a caller that
+    # tells live RUNNING runs from KILLED ones (by their process) selects either.
+    statuses: tuple[str, ...] | None = None
+    status_or_runs: tuple[str, ...] = ()
+
+
+class RunOrder(NamedTuple):
+    """How a list of runs is sorted: by ``name``, ``status``, ``start``, ``duration``, or a
+    ``parameter``, ``metric`` or ``tag`` named ``name``; runs without a value come last."""
+
+    by: str = "start"
+    name: str | None = None
+    descending: bool = True
+
+
+class RunPage(NamedTuple):
+    """One page of a sorted list of runs, the count of all selected, and the parameter,
+    metric and tag names found among all of them (for choosing columns)."""
+
+    total: int
+    records: list[RunRecord]
+    parameters: list[str]
+    metrics: list[str]
+    tags: list[str]
 
 
 class RunRecord(NamedTuple):
@@ -591,18 +616,7 @@ class Store:
                 row[0]: RunRecord(dict(zip(columns, row, strict=True)), {}, {}, {}, {})
                 for row in cursor.fetchall()
             }
-            keys = list(records)
-            for chunk in _chunks(keys):
-                marks = ", ".join("?" for _ in chunk)
-                for table, attribute in (
-                    ("parameters", "parameters"),
-                    ("tags", "tags"),
-                    ("labels", "labels"),
-                    ("latest_metrics", "metrics"),
-                ):
-                    query = f"SELECT run_key, name, value FROM {table} WHERE run_key IN ({marks})"
-                    for key, name, value in connection.execute(query, chunk):
-                        getattr(records[key], attribute)[name] = value
+            self._attach_details(connection, records)
         return list(records.values())
 
     def metric_history(
@@ -692,33 +706,76 @@ class Store:
     def _select_run_rows(
         connection: sqlite3.Connection, selection: RunFilter, columns: str
     ) -> sqlite3.Cursor:
-        conditions: list[str] = []
-        arguments: list[Any] = []
-        for column, accepted in (
-            ("scenario", selection.scenarios),
-            ("scenario_version", selection.scenario_versions),
-            ("pipeline", selection.pipelines),
-            ("execution", selection.executions),
-            ("notebook", selection.notebooks),
-            ("id", selection.runs),
-            ("name", selection.names),
-            ("collection", selection.collections),
-        ):
-            if accepted is not None:
-                conditions.append(f"{column} IN ({', '.join('?' for _ in accepted)})")
-                arguments.extend(accepted)
-        for name, value in selection.tags:
-            conditions.append("key IN (SELECT run_key FROM tags WHERE name = ? AND value = ?)")
-            arguments.extend((name, value))
-        if selection.name_contains:
-            # instr() rather than LIKE: the text is matched as typed, % and _ included.
-            conditions.append("instr(lower(name), lower(?)) > 0")
-            arguments.append(selection.name_contains)
-        where = " AND ".join(conditions) or "1"
+        where, arguments = _run_conditions(selection)
         return connection.execute(
             f"SELECT {columns} FROM runs WHERE {where} ORDER BY start_time DESC, key DESC",
             arguments,
         )
+
+    @staticmethod
+    def _attach_details(connection: sqlite3.Connection, records: dict[int, RunRecord]) -> None:
+        """Fill in the parameters, tags, labels and last metrics of runs keyed by run key."""
+        keys = list(records)
+        for chunk in _chunks(keys):
+            marks = ", ".join("?" for _ in chunk)
+            for table, attribute in _DETAIL_TABLES:
+                query = f"SELECT run_key, name, value FROM {table} WHERE run_key IN ({marks})"
+                for key, name, value in connection.execute(query, chunk):
+                    getattr(records[key], attribute)[name] = value
+
+
+_DETAIL_TABLES = (
+    ("parameters", "parameters"),
+    ("tags", "tags"),
+    ("labels", "labels"),
+    ("latest_metrics", "metrics"),
+)
+
+
+def _run_conditions(selection: RunFilter) -> tuple[str, list[Any]]:
+    """The WHERE clause (on ``runs``) and its arguments for a selection."""
+    conditions: list[str] = []
+    arguments: list[Any] = []
+    for column, accepted in (
+        ("scenario", selection.scenarios),
+        ("scenario_version", selection.scenario_versions),
+        ("pipeline", selection.pipelines),
+        ("execution", selection.executions),
+        ("notebook", selection.notebooks),
+        ("id", selection.runs),
+        ("name", selection.names),
+        ("collection", selection.collections),
+    ):
+        if accepted is not None:
+            # json_each: one argument however many values (SQLite limits arguments).
+            conditions.append(f"{column} IN (SELECT value FROM json_each(?))")
+            arguments.append(json.dumps(accepted))
+    for name, value in selection.tags:
+        conditions.append("key IN (SELECT run_key FROM tags WHERE name = ? AND value = ?)")
+        arguments.extend((name, value))
+    if selection.name_contains:
+        # instr() rather than LIKE: the text is matched as typed, % and _ included.
+        conditions.append("instr(lower(name), lower(?)) > 0")
+        arguments.append(selection.name_contains)
+    if selection.statuses is not None:
+        conditions.append(
+            "(status IN (SELECT value FROM json_each(?)) OR id IN (SELECT value FROM json_each(?)))"
+        )
+        arguments.extend((json.dumps(selection.statuses), json.dumps(selection.status_or_runs)))
+    return " AND ".join(conditions) or "1", arguments
+
+
+# What a list of runs can be sorted by: a SQL expression on a row of ``runs``.
+_ORDER_EXPRESSIONS = {
+    "name": "name COLLATE NOCASE",
+    "status": "status",
+    "start": "start_time",
+    "duration": "end_time - start_time",
+    "parameter": "(SELECT value FROM parameters WHERE run_key = runs.key AND name = ?)",
+    "metric": "(SELECT value FROM latest_metrics WHERE run_key = runs.key AND name = ?)",
+    "tag": "(SELECT value FROM tags WHERE run_key = runs.key AND name = ?)",
+}
+ORDER_KINDS = tuple(_ORDER_EXPRESSIONS)
 
 
 @contextmanager
@@ -844,6 +901,68 @@ class ReadOnlyStore(Store):
             }
             for scenario, collection, is_default, runs, last_start in rows
         ]
+
+    def list_runs(
+        self, selection: RunFilter, order: RunOrder, *, limit: int | None, offset: int = 0
+    ) -> RunPage:
+        """A page of the selected runs sorted in SQL, so that a long list costs only the
+        rows shown. Text parameters and tags sort as numbers when they are numbers."""
+        if order.by not in _ORDER_EXPRESSIONS:
+            raise ValueError(f"cannot sort runs by {order.by!r}; choose one of {ORDER_KINDS}")
+        where, arguments = _run_conditions(selection)
+        expression = _ORDER_EXPRESSIONS[order.by]
+        sort_arguments = [order.name] if "?" in expression else []
+        direction = "DESC" if order.descending else "ASC"
+        numeric = (
+            f"CAST(sort_value AS REAL) {direction}, " if order.by in ("parameter", "tag") else ""
+        )
+        with self._reading() as connection:
+            (total,) = connection.execute(
+                f"SELECT COUNT(*) FROM runs WHERE {where}", arguments
+            ).fetchone()
+            cursor = connection.execute(
+                f"SELECT * FROM (SELECT runs.*, {expression} AS sort_value FROM runs "
+                f"WHERE {where}) ORDER BY sort_value IS NULL, {numeric}sort_value {direction}, "
+                "start_time DESC, key DESC LIMIT ? OFFSET ?",
+                [*sort_arguments, *arguments, -1 if limit is None else limit, offset],
+            )
+            columns = [description[0] for description in cursor.description][:-1]
+            records = {
+                row[0]: RunRecord(dict(zip(columns, row[:-1], strict=True)), {}, {}, {}, {})
+                for row in cursor.fetchall()
+            }
+            self._attach_details(connection, records)
+            names = {
+                table: [
+                    name
+                    for (name,) in connection.execute(
+                        f"SELECT DISTINCT name FROM {table} "
+                        f"WHERE run_key IN (SELECT key FROM runs WHERE {where}) ORDER BY name",
+                        arguments,
+                    )
+                ]
+                for table in ("parameters", "latest_metrics", "tags")
+            }
+        return RunPage(
+            total=total,
+            records=list(records.values()),
+            parameters=names["parameters"],
+            metrics=names["latest_metrics"],
+            tags=names["tags"],
+        )
+
+    def running_processes(
+        self, selection: RunFilter
+    ) -> list[tuple[str, str | None, int | None, str | None]]:
+        """(id, host, pid, process start) of the selected runs stored as RUNNING: the caller
+        tells those still running from those whose process is gone."""
+        where, arguments = _run_conditions(selection)
+        with self._reading() as connection:
+            rows = connection.execute(
+                f"SELECT id, host, pid, pid_started FROM runs WHERE {where} AND status = 'RUNNING'",
+                arguments,
+            ).fetchall()
+        return [tuple(row) for row in rows]
 
     def run_candidates(self, text: str) -> list[tuple[str, str, str]]:
         """Runs that ``text`` may name: (id, name, collection) of the run with that id, or

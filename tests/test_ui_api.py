@@ -167,7 +167,8 @@ def test_a_run_whose_process_is_gone_is_listed_as_killed(
     [
         ({"scenario": "forecast"}, ["lstm"]),
         ({"collection": "Logistic"}, ["lr-big", "lr-small"]),
-        ({"collection": "Logistic,LSTM"}, ["lstm", "lr-big", "lr-small"]),
+        ([("collection", "Logistic"), ("collection", "LSTM")], ["lstm", "lr-big", "lr-small"]),
+        ({"collection": "Logistic,LSTM"}, []),  # names may hold commas: never split
         ({"scenario": "churn", "collection": "explore.ipynb"}, ["quick look"]),
         ({"tag": "dataset=v2"}, ["quick look", "lr-big"]),
         ({"tag": "dataset=v9"}, []),
@@ -182,12 +183,117 @@ def test_runs_filters(
     client_for: ClientFor,
     db_path: Path,
     filled: dict[str, str],
-    query: dict[str, str],
+    query: Any,
     names: list[str],
 ) -> None:
     data = client_for(db_path).get("/api/runs", params=query).json()
     assert [run["name"] for run in data["runs"]] == names
     assert data["total"] == len(names)
+
+
+@pytest.fixture
+def sweep(sdk_factory: Callable[..., MLTrackingSDK], db_path: Path) -> list[str]:
+    """Six runs in a collection whose name holds a comma: lr and depth parameters (one run
+    without depth), an accuracy metric (one run without it), tags."""
+    writer = sdk_factory(db_path=db_path, scenario="sweep")
+    names = []
+    for index, (lr, depth, accuracy) in enumerate(
+        [("0.1", "8", 0.7), ("0.003", "2", 0.9), ("0.02", "16", None), ("1e-4", "4", 0.8),
+         ("0.5", None, 0.6), ("0.05", "32", 0.95)]
+    ):  # fmt: skip
+        writer.start_run(run_collection_name="grid, small", run_name=f"Run-{index}")
+        writer.log_parameters({"lr": lr, **({} if depth is None else {"depth": depth})})
+        writer.set_tags({"seed": str(10 - index)})
+        if accuracy is not None:
+            writer.log_metric("accuracy", accuracy)
+        writer.end_run()
+        names.append(f"Run-{index}")
+    return names
+
+
+@pytest.mark.parametrize(
+    ("sort", "direction", "expected"),
+    [
+        (None, None, [5, 4, 3, 2, 1, 0]),  # newest first
+        ("start", "asc", [0, 1, 2, 3, 4, 5]),
+        ("name", "asc", [0, 1, 2, 3, 4, 5]),
+        ("metric:accuracy", "desc", [5, 1, 3, 0, 4, 2]),  # a run without it comes last
+        ("metric:accuracy", "asc", [4, 0, 3, 1, 5, 2]),  # last both ways
+        ("param:lr", "asc", [3, 1, 2, 5, 0, 4]),  # as numbers: 1e-4 < 0.003 < ... < 0.5
+        ("param:depth", "desc", [5, 2, 0, 3, 1, 4]),  # 32 > 16 > 8, not as text
+        ("tag:seed", "asc", [5, 4, 3, 2, 1, 0]),
+    ],
+)
+def test_runs_sort_in_sql_with_missing_values_last(
+    client_for: ClientFor,
+    db_path: Path,
+    sweep: list[str],
+    sort: str | None,
+    direction: str | None,
+    expected: list[int],
+) -> None:
+    params = {"collection": "grid, small"}
+    params.update({"sort": sort} if sort else {})
+    params.update({"dir": direction} if direction else {})
+    data = client_for(db_path).get("/api/runs", params=params).json()
+    assert [run["name"] for run in data["runs"]] == [sweep[i] for i in expected]
+
+
+def test_a_sorted_list_pages_and_lists_every_column(
+    client_for: ClientFor, db_path: Path, sweep: list[str]
+) -> None:
+    client = client_for(db_path)
+    pages = [
+        client.get(
+            "/api/runs",
+            params={"collection": "grid, small", "sort": "param:lr", "limit": 4, "offset": offset},
+        ).json()
+        for offset in (0, 4)
+    ]
+    assert [len(page["runs"]) for page in pages] == [4, 2]
+    assert all(page["total"] == 6 for page in pages)
+    assert pages[1]["offset"] == 4
+    names = [run["name"] for page in pages for run in page["runs"]]
+    assert names == [sweep[i] for i in (3, 1, 2, 5, 0, 4)]
+    # the columns of all six runs, though the second page has no run with every one
+    assert pages[1]["columns"] == {
+        "parameters": ["depth", "lr"],
+        "metrics": ["accuracy"],
+        "tags": ["seed"],
+    }
+
+
+def test_running_and_killed_runs_are_told_apart_when_filtering(
+    client_for: ClientFor, db_path: Path, sdk_factory: Callable[..., MLTrackingSDK]
+) -> None:
+    run_python(
+        f"""
+        import os
+        from sapdi_local import MLTrackingSDK
+        sdk = MLTrackingSDK(db_path={str(db_path)!r}, scenario="s")
+        sdk.start_run(run_collection_name="c", run_name="killed")
+        sdk.persist_run()
+        os._exit(0)
+        """
+    )
+    live = sdk_factory(db_path=db_path, scenario="s")
+    live.start_run(run_collection_name="c", run_name="live")
+    live.persist_run()
+    done = sdk_factory(db_path=db_path, scenario="s")
+    done.start_run(run_collection_name="c", run_name="done")
+    done.end_run()
+    client = client_for(db_path)
+
+    def names(statuses: list[str]) -> list[str]:
+        params = [("status", status) for status in statuses] + [("sort", "name")]
+        return [run["name"] for run in client.get("/api/runs", params=params).json()["runs"]]
+
+    assert names(["RUNNING"]) == ["live"]
+    assert names(["KILLED"]) == ["killed"]
+    assert names(["FINISHED"]) == ["done"]
+    assert names(["KILLED", "FINISHED"]) == ["done", "killed"]
+    assert names(["RUNNING", "KILLED", "FINISHED"]) == ["done", "killed", "live"]
+    assert names(["FAILED"]) == []
 
 
 def test_runs_by_id_and_paging(
@@ -301,6 +407,9 @@ def test_the_file_appearing_after_start_is_picked_up(
         ("/api/runs", {"limit": "ten"}, "whole number"),
         ("/api/runs", {"limit": "-1"}, "whole number"),
         ("/api/runs", {"offset": "1e9"}, "whole number"),
+        ("/api/runs", {"sort": "accuracy"}, "cannot sort by 'accuracy'"),
+        ("/api/runs", {"sort": "param:"}, "cannot sort by 'param:'"),
+        ("/api/runs", {"dir": "up"}, "dir must be asc or desc"),
         ("/api/runs", {"collecton": "x"}, "unknown parameter 'collecton'"),
         ("/api/runs", [("q", "a"), ("q", "b")], "given 2 times"),
         ("/api/metrics", {}, "at least one run"),

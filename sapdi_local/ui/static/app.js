@@ -304,23 +304,12 @@
     return (await apiRaw(path, params)).body;
   }
 
-  /*
-   * The query of one collection. The API splits scenario= and collection= values at commas
-   * (they also take lists), so a name holding a comma cannot be asked for exactly: such a
-   * condition is left out of the request and applied to the answer here, by exact match.
-   */
+  /* The query of one collection: the API matches scenario= and collection= exactly. */
   function scopeQuery(scenario, collection) {
     const params = [];
-    const local = [];
-    if (scenario) {
-      if (scenario.includes(',')) local.push((run) => run.scenario === scenario);
-      else params.push(['scenario', scenario]);
-    }
-    if (collection) {
-      if (collection.includes(',')) local.push((run) => run.collection === collection);
-      else params.push(['collection', collection]);
-    }
-    return { params, keep: (run) => local.every((test) => test(run)) };
+    if (scenario) params.push(['scenario', scenario]);
+    if (collection) params.push(['collection', collection]);
+    return params;
   }
 
   // ---------------------------------------------------------------- errors
@@ -833,7 +822,7 @@
     const view = {
       dead: false,
       runs: [],
-      sorted: [],
+      total: 0,
       known: new Map(),
       selected: new Set(route.list('sel', ',')),
       hidden: new Set(route.list('hide', ',')),
@@ -851,6 +840,8 @@
       columns: { params: [], metrics: [] },
       error: null,
     };
+    // Sorting and paging happen on the server: the table asks for the first view.shown runs
+    // in view.sort order, so a collection of 10,000 runs costs only the rows on the page.
     if (!view.dir) view.dir = view.sort === 'start' ? 'desc' : 'asc';
     const main = $('#main');
     const title = collection ? displayNameOf(scenario, collection) || collection : 'All runs';
@@ -939,55 +930,11 @@
       selectionChanged();
     });
 
-    function valueOf(run, column) {
-      if (column === 'name') return run.name;
-      if (column === 'status') return run.status;
-      if (column === 'start') return run.start_time;
-      if (column === 'duration') return runDuration(run);
-      if (column.startsWith('param:')) {
-        const text = run.parameters[column.slice(6)];
-        if (text === undefined) return null;
-        const number = asNumber(text);
-        return number === null ? text : number;
-      }
-      if (column.startsWith('metric:')) {
-        const value = run.metrics[column.slice(7)];
-        return typeof value === 'number' ? value : null;
-      }
-      return null;
-    }
-
-    function compareValues(a, b) {
-      if (typeof a === 'number' && typeof b === 'number') return a - b;
-      if (typeof a === 'number') return -1;
-      if (typeof b === 'number') return 1;
-      return collator.compare(String(a), String(b));
-    }
-
-    function sortRuns() {
-      const column = view.sort;
-      const sign = view.dir === 'desc' ? -1 : 1;
-      const keyed = view.runs.map((run, index) => ({ run, index, key: valueOf(run, column) }));
-      keyed.sort((x, y) => {
-        const missingX = x.key === null || x.key === undefined;
-        const missingY = y.key === null || y.key === undefined;
-        if (missingX || missingY) return missingX === missingY ? x.index - y.index : missingX ? 1 : -1;
-        return sign * compareValues(x.key, y.key) || x.index - y.index;
-      });
-      view.sorted = keyed.map((item) => item.run);
-    }
-
-    function findColumns() {
+    function findColumns(columns) {
       const system = systemParameters();
-      const params = new Set();
-      const metrics = new Set();
-      for (const run of view.runs) {
-        for (const name in run.parameters) if (!system.has(name)) params.add(name);
-        for (const name in run.metrics) metrics.add(name);
-      }
       view.columns = {
-        params: [...params].sort(collator.compare),
-        metrics: [...metrics].sort(collator.compare),
+        params: ((columns && columns.parameters) || []).filter((name) => !system.has(name)),
+        metrics: (columns && columns.metrics) || [],
       };
       columnsMenu.replaceChildren(
         h('div', { class: 'menu-title' }, 'Parameters'),
@@ -1029,9 +976,9 @@
           view.sort = column;
           view.dir = column === 'start' ? 'desc' : 'asc';
         }
+        view.shown = PAGE_SIZE;
         saveHash();
-        sortRuns();
-        renderTable();
+        load();
       });
       return th;
     }
@@ -1040,7 +987,7 @@
       const params = view.columns.params.filter((name) => !view.hidden.has(`param:${name}`));
       const metrics = view.columns.metrics.filter((name) => !view.hidden.has(`metric:${name}`));
       const formats = new Map(metrics.map((name) => [name, labelFormat(view.runs, name)]));
-      const rows = view.sorted.slice(0, view.shown);
+      const rows = view.runs;
       const selectAll = h('input', { type: 'checkbox', class: 'select-all', 'aria-label': 'Select the runs shown' });
       const shownSelected = rows.filter((run) => view.selected.has(run.id)).length;
       selectAll.checked = rows.length > 0 && shownSelected === rows.length;
@@ -1133,7 +1080,7 @@
         );
       }
       table.replaceChildren(h('thead', null, params.length || metrics.length ? groups : null, head), body);
-      const total = view.sorted.length;
+      const total = view.total;
       count.textContent = `${total.toLocaleString('en-US')} run${total === 1 ? '' : 's'}`;
       tableFoot.replaceChildren();
       if (total > rows.length) {
@@ -1147,7 +1094,7 @@
               id: 'show-more',
               onclick: () => {
                 view.shown += PAGE_SIZE;
-                renderTable();
+                load();
               },
             },
             `Show ${Math.min(PAGE_SIZE, total - rows.length)} more`,
@@ -1242,8 +1189,15 @@
 
     async function load() {
       const seq = ++view.loadSeq;
-      const scope = scopeQuery(scenario, collection);
-      const params = [...scope.params, ['q', view.q], ['tag', view.tag], ['status', view.status]];
+      const params = [
+        ...scopeQuery(scenario, collection),
+        ['q', view.q],
+        ['tag', view.tag],
+        ['status', view.status],
+        ['sort', view.sort],
+        ['dir', view.dir],
+        ['limit', String(view.shown)],
+      ];
       try {
         const { body, text } = await apiRaw('/api/runs', params);
         if (view.dead || seq !== view.loadSeq) return;
@@ -1251,10 +1205,10 @@
         setError('view', null);
         if (text !== view.text) {
           view.text = text;
-          view.runs = body.runs.filter(scope.keep);
+          view.runs = body.runs;
+          view.total = body.total;
           for (const run of view.runs) view.known.set(run.id, run);
-          findColumns();
-          sortRuns();
+          findColumns(body.columns);
           renderTable();
         }
       } catch (error) {
@@ -1262,9 +1216,9 @@
         view.error = error.message;
         view.text = null;
         view.runs = [];
+        view.total = 0;
         setError('view', error.message);
-        findColumns();
-        sortRuns();
+        findColumns(null);
         renderTable();
       }
       await fetchHiddenSelected();
