@@ -34,7 +34,8 @@ from .cli_common import (
 )
 from .model import STATUSES, Run, iso_time, utc_from_seconds
 from .sdk import run_from_record
-from .store import SCHEMA_VERSION, RunFilter
+from .selectors import with_statuses
+from .store import SCHEMA_VERSION, RunFilter, RunOrder
 
 
 @click.command()
@@ -133,17 +134,17 @@ def runs(
         scenarios=None if scenario is None else (scenario,),
         notebooks=None if notebook is None else (notebook,),
         pipelines=None if pipeline is None else (pipeline,),
+        # Lists show default collections as "name (Default)": either form selects them.
+        collections=None
+        if collection is None
+        else tuple(dict.fromkeys((collection, collection.removesuffix(" (Default)")))),
         tags=tag_pairs,
+        started_after=None if start_after is None else start_after.timestamp(),
     )
     with reader(db) as store:
-        found = [run_from_record(record) for record in store.select_runs(selection)]
-    found = [
-        run
-        for run in found
-        if (collection is None or collection in (run.collection, run.collection_display_name))
-        and (status is None or run.status == status.upper())
-        and (start_after is None or (run.start_time is not None and run.start_time >= start_after))
-    ][:limit]
+        selection = with_statuses(store, selection, None if status is None else (status.upper(),))
+        page = store.list_runs(selection, RunOrder(), limit=limit)
+    found = [run_from_record(record) for record in page.records]
     if as_json:
         print_json([{**run.to_dict(), "duration": duration_seconds(run)} for run in found])
         return

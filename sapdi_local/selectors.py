@@ -12,7 +12,7 @@ from .errors import InvalidFilterError
 from .validation import check_tag
 
 if TYPE_CHECKING:
-    from .store import RunFilter
+    from .store import ReadOnlyStore, RunFilter
 
 
 def selector_values(field: str, value: Any) -> tuple[str, ...] | None:
@@ -113,3 +113,26 @@ def delete_filter(
     return run_filter(
         "delete_runs", scenario, scenario_version, pipeline, execution, notebook, run, None
     )
+
+
+def with_statuses(
+    store: ReadOnlyStore, selection: RunFilter, statuses: Iterable[str] | None
+) -> RunFilter:
+    """``selection`` narrowed to runs with one of ``statuses``. RUNNING and KILLED runs are
+    both stored as RUNNING: the process of each such run tells which it is now."""
+    from .context import process_is_gone
+    from .model import KILLED, RUNNING, STATUSES
+
+    if statuses is None:
+        return selection
+    wanted = tuple(statuses)
+    for status in wanted:
+        if status not in STATUSES:
+            raise InvalidFilterError(f"status {status!r} is not one of {', '.join(STATUSES)}")
+    chosen: list[str] = []
+    if RUNNING in wanted or KILLED in wanted:
+        for run_id, host, pid, started in store.running_processes(selection):
+            if (KILLED if process_is_gone(host, pid, started) else RUNNING) in wanted:
+                chosen.append(run_id)
+    stored = tuple(status for status in wanted if status not in (RUNNING, KILLED))
+    return selection._replace(statuses=stored, status_or_runs=tuple(chosen))

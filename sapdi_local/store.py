@@ -209,6 +209,7 @@ class RunFilter(NamedTuple):
     # tells live RUNNING runs from KILLED ones (by their process) selects either.
     statuses: tuple[str, ...] | None = None
     status_or_runs: tuple[str, ...] = ()
+    started_after: float | None = None  # Unix seconds
 
 
 class RunOrder(NamedTuple):
@@ -757,6 +758,9 @@ def _run_conditions(selection: RunFilter) -> tuple[str, list[Any]]:
         # instr() rather than LIKE: the text is matched as typed, % and _ included.
         conditions.append("instr(lower(name), lower(?)) > 0")
         arguments.append(selection.name_contains)
+    if selection.started_after is not None:
+        conditions.append("start_time >= ?")
+        arguments.append(selection.started_after)
     if selection.statuses is not None:
         conditions.append(
             "(status IN (SELECT value FROM json_each(?)) OR id IN (SELECT value FROM json_each(?)))"

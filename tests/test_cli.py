@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from conftest import run_python
 from filelock import FileLock
 
 from sapdi_local import MLTrackingSDK
@@ -146,6 +147,31 @@ def test_runs_filters(
     _, ids = filled
     data = parsed(invoke("runs", "--json", *options))
     assert {run["id"] for run in data} == {ids[name] for name in expected}
+
+
+def test_runs_tell_killed_runs_from_running_ones(
+    db_path: Path, sdk_factory: Callable[..., MLTrackingSDK]
+) -> None:
+    """--status KILLED lists a run whose process died without ending it; RUNNING does not."""
+    run_python(
+        f"""
+        import os
+        from sapdi_local import MLTrackingSDK
+        sdk = MLTrackingSDK(db_path={str(db_path)!r}, scenario="s")
+        sdk.start_run(run_name="killed")
+        sdk.persist_run()
+        os._exit(0)
+        """
+    )
+    live = sdk_factory(db_path=db_path, scenario="s")
+    live.start_run(run_name="live")
+    live.persist_run()
+    assert [run["name"] for run in parsed(invoke("runs", "--json", "--status", "killed"))] == [
+        "killed"
+    ]
+    assert [run["name"] for run in parsed(invoke("runs", "--json", "--status", "RUNNING"))] == [
+        "live"
+    ]
 
 
 def test_runs_table_fits_80_columns(

@@ -16,6 +16,7 @@ from .. import __version__
 from ..context import process_is_gone
 from ..model import KILLED, RUNNING, STATUSES, Run
 from ..sdk import run_from_record
+from ..selectors import with_statuses
 from ..store import SCHEMA_VERSION, ReadOnlyStore, RunFilter, RunOrder, RunRecord
 
 Query = Mapping[str, Sequence[str]]
@@ -153,7 +154,7 @@ def runs(store: ReadOnlyStore, query: Query) -> dict[str, Any]:
         name_contains=_single(query, "q") or None,
         runs=_several(query, "run"),
     )
-    selection = _with_statuses(store, selection, _several(query, "status"))
+    selection = with_statuses(store, selection, _several(query, "status"))
     page = store.list_runs(
         selection,
         _order(_single(query, "sort"), _single(query, "dir")),
@@ -166,25 +167,6 @@ def runs(store: ReadOnlyStore, query: Query) -> dict[str, Any]:
         "runs": [run_summary(record) for record in page.records],
         "columns": {"parameters": page.parameters, "metrics": page.metrics, "tags": page.tags},
     }
-
-
-def _with_statuses(
-    store: ReadOnlyStore, selection: RunFilter, statuses: tuple[str, ...] | None
-) -> RunFilter:
-    """The selection narrowed to runs with one of ``statuses``. RUNNING and KILLED are both
-    stored as RUNNING: the process of each such run tells which it is."""
-    if statuses is None:
-        return selection
-    for status in statuses:
-        if status not in STATUSES:
-            raise ApiError(400, f"status {status!r} is not one of {', '.join(STATUSES)}")
-    chosen: list[str] = []
-    if RUNNING in statuses or KILLED in statuses:
-        for run_id, host, pid, started in store.running_processes(selection):
-            if (KILLED if process_is_gone(host, pid, started) else RUNNING) in statuses:
-                chosen.append(run_id)
-    stored = tuple(status for status in statuses if status not in (RUNNING, KILLED))
-    return selection._replace(statuses=stored, status_or_runs=tuple(chosen))
 
 
 def _order(sort: str | None, direction: str | None) -> RunOrder:
