@@ -4,8 +4,9 @@ and start the metrics explorer (``ui``).
 Reading commands open the file through ``ReadOnlyStore``: they never create, migrate or
 lock it, so they are safe next to running trainings. ``submit`` writes through
 ``MLTrackingSDK``, so every rule of the API applies; ``merge`` writes through
-``store.merge_from`` under the lock. Any ``TrackingError`` becomes a one-line message on
-stderr and exit code 2; ``check`` exits 1 when a metric is out of bounds.
+``store.merge_from`` under the lock, ``import`` through ``store.import_runs``; ``push``
+sends runs to an MLflow server (``cli_interop``). Any ``TrackingError`` becomes a one-line
+message on stderr and exit code 2; ``check`` exits 1 when a metric is out of bounds.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 import click
 
 from .cli_common import CommandError, db_option
+from .cli_interop import import_group, push_group
 from .cli_reading import check, collections, compare, history, runs, show, where
 from .cli_ui import ui
 from .cli_writing import delete, export, gc, merge, submit
@@ -54,5 +56,6 @@ def main(db: Path | None) -> None:
 
 READING = (where, collections, runs, show, compare, history, check, ui)
 WRITING = (submit, export, merge, delete, gc)
-for command in (*READING, *WRITING):
+MOVING = (import_group, push_group)  # to and from other trackers
+for command in (*READING, *WRITING, *MOVING):
     main.add_command(command)

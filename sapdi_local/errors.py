@@ -55,5 +55,10 @@ class MissingExtraError(TrackingError, ImportError):
     """An optional dependency is not installed; the message names the extra that brings it."""
 
 
+class InteropError(TrackingError, RuntimeError):
+    """Another tracker (an MLflow server, a file to import) refused a request or could not be
+    read; the message names it and what to do."""
+
+
 class PersistWarning(UserWarning):
     """An automatic persist failed; the values stay in memory and are written later."""

@@ -134,8 +134,44 @@ MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
             'ALTER TABLE "metrics_clustered" RENAME TO "metrics"',
         ),
     ),
+    (
+        # What `sapdi-local push` sent where: per target and run, the remote run and a hash
+        # of the fields sent, and per metric up to which local seq values went out. A run
+        # stays "in_flight" while a send is outstanding, so that a push killed halfway
+        # checks the server for that run before sending it again.
+        "0003_push_records",
+        (
+            """CREATE TABLE "pushed_runs" (
+               "target" TEXT NOT NULL,
+               "run_key" INTEGER NOT NULL REFERENCES "runs"("key"),
+               "remote_id" TEXT NOT NULL,
+               "content_hash" TEXT,
+               "in_flight" INTEGER NOT NULL,
+               "pushed_at" REAL,
+               PRIMARY KEY ("target", "run_key")
+            )""",
+            """CREATE TABLE "pushed_metrics" (
+               "target" TEXT NOT NULL,
+               "run_key" INTEGER NOT NULL REFERENCES "runs"("key"),
+               "name" TEXT NOT NULL,
+               "seq" INTEGER NOT NULL,
+               "count" INTEGER NOT NULL,
+               PRIMARY KEY ("target", "run_key", "name")
+            )""",
+        ),
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
+# Tables holding rows of a run, besides ``runs`` itself: deleting a run deletes from each.
+RUN_CHILD_TABLES = (
+    "metrics",
+    "latest_metrics",
+    "parameters",
+    "tags",
+    "labels",
+    "pushed_runs",
+    "pushed_metrics",
+)
 MIGRATIONS_TABLE = """CREATE TABLE IF NOT EXISTS "_sqlite_migrations" (
    "id" INTEGER PRIMARY KEY,
    "migration_set" TEXT,
@@ -230,6 +266,29 @@ class RunPage(NamedTuple):
     parameters: list[str]
     metrics: list[str]
     tags: list[str]
+
+
+class PushState(NamedTuple):
+    """What a target holds of a run: its remote id, the hash of the fields last sent (None:
+    not confirmed), whether a send may be outstanding, and per metric (local seq up to
+    which values were sent, how many were sent)."""
+
+    remote_id: str
+    content_hash: str | None
+    in_flight: bool
+    metrics: dict[str, tuple[int, int]]
+
+
+class ImportedRun(NamedTuple):
+    """A run read from another tracker, ready to store: ``row`` holds ``runs`` columns
+    (without ``key``); labels are JSON text; metrics are per name (seq, value, step,
+    timestamp) rows, oldest first, at most the history window of them."""
+
+    row: dict[str, Any]
+    parameters: dict[str, str]
+    tags: dict[str, str]
+    labels: dict[str, str]
+    metrics: dict[str, list[tuple[int, float, int | None, float]]]
 
 
 class RunRecord(NamedTuple):
@@ -596,7 +655,7 @@ class Store:
             keys = [key for key, _ in rows]
             for chunk in _chunks(keys):
                 marks = ", ".join("?" for _ in chunk)
-                for table in ("metrics", "latest_metrics", "parameters", "tags", "labels", "runs"):
+                for table in (*RUN_CHILD_TABLES, "runs"):
                     column = "key" if table == "runs" else "run_key"
                     connection.execute(f"DELETE FROM {table} WHERE {column} IN ({marks})", chunk)
         return [run_id for _, run_id in rows]
@@ -690,6 +749,115 @@ class Store:
                 "GROUP BY scenario ORDER BY scenario"
             ).fetchall()
         return [(scenario, version) for scenario, version in rows]
+
+    # ---- push records (what `sapdi-local push` sent to which target)
+
+    def push_states(self, target: str, run_ids: Sequence[str]) -> dict[str, PushState]:
+        """What was pushed to ``target`` for each of ``run_ids`` that has a record."""
+        states: dict[str, PushState] = {}
+        with self._reading() as connection:
+            keys = self._run_keys(connection, run_ids)
+            by_key = {key: run_id for run_id, key in keys.items()}
+            for chunk in _chunks(list(by_key)):
+                marks = ", ".join("?" for _ in chunk)
+                for key, remote_id, content_hash, in_flight in connection.execute(
+                    "SELECT run_key, remote_id, content_hash, in_flight FROM pushed_runs "
+                    f"WHERE target = ? AND run_key IN ({marks})",
+                    (target, *chunk),
+                ):
+                    states[by_key[key]] = PushState(remote_id, content_hash, bool(in_flight), {})
+                for key, name, seq, pushed in connection.execute(
+                    "SELECT run_key, name, seq, count FROM pushed_metrics "
+                    f"WHERE target = ? AND run_key IN ({marks})",
+                    (target, *chunk),
+                ):
+                    if by_key[key] in states:
+                        states[by_key[key]].metrics[name] = (seq, pushed)
+        return states
+
+    def record_remote_run(self, target: str, run_id: str, remote_id: str) -> None:
+        """Remember that ``run_id`` is ``remote_id`` on ``target``, with nothing confirmed
+        sent yet (in flight): any older record of the run for that target is replaced."""
+        with self._write() as connection:
+            key = self._run_key(connection, run_id)
+            connection.execute(
+                "DELETE FROM pushed_metrics WHERE target = ? AND run_key = ?", (target, key)
+            )
+            connection.execute(
+                "INSERT INTO pushed_runs (target, run_key, remote_id, content_hash, in_flight, "
+                "pushed_at) VALUES (?, ?, ?, NULL, 1, ?) ON CONFLICT (target, run_key) DO UPDATE "
+                "SET remote_id = excluded.remote_id, content_hash = NULL, in_flight = 1, "
+                "pushed_at = excluded.pushed_at",
+                (target, key, remote_id, _now()),
+            )
+
+    def record_pushed_content(self, target: str, run_id: str, content_hash: str) -> None:
+        """Remember the hash of the run fields, parameters, tags and labels now on ``target``."""
+        with self._write() as connection:
+            connection.execute(
+                "UPDATE pushed_runs SET content_hash = ?, pushed_at = ? "
+                "WHERE target = ? AND run_key = ?",
+                (content_hash, _now(), target, self._run_key(connection, run_id)),
+            )
+
+    def record_pushed_metrics(
+        self,
+        target: str,
+        run_id: str,
+        advanced: Mapping[str, tuple[int, int]],
+        *,
+        in_flight: bool,
+    ) -> None:
+        """Per metric, (seq, n): values up to local ``seq`` are on ``target``, ``n`` more of
+        them than before. ``in_flight`` says whether more sends of the run are to come."""
+        with self._write() as connection:
+            key = self._run_key(connection, run_id)
+            connection.executemany(
+                "INSERT INTO pushed_metrics (target, run_key, name, seq, count) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (target, run_key, name) DO UPDATE SET "
+                "seq = excluded.seq, count = count + excluded.count",
+                [(target, key, name, seq, added) for name, (seq, added) in advanced.items()],
+            )
+            connection.execute(
+                "UPDATE pushed_runs SET in_flight = ?, pushed_at = ? "
+                "WHERE target = ? AND run_key = ?",
+                (int(in_flight), _now(), target, key),
+            )
+
+    def mark_push_in_flight(self, target: str, run_id: str) -> None:
+        """Note that sends of the run to ``target`` start: if the push dies before it records
+        them, the next push checks the server first."""
+        with self._write() as connection:
+            connection.execute(
+                "UPDATE pushed_runs SET in_flight = 1 WHERE target = ? AND run_key = ?",
+                (target, self._run_key(connection, run_id)),
+            )
+
+    def metric_values_after(
+        self, run_id: str, after: Mapping[str, int]
+    ) -> dict[str, list[tuple[int, float, int | None, float]]]:
+        """Per metric of a run, the stored (seq, value, step, timestamp) with a seq above
+        ``after[name]`` (all of them for a metric not named), oldest first."""
+        values: dict[str, list[tuple[int, float, int | None, float]]] = {}
+        with self._reading() as connection:
+            key = self._run_key(connection, run_id)
+            rows = connection.execute(
+                "SELECT name, seq, value, step, timestamp FROM metrics WHERE run_key = ? "
+                "ORDER BY name, seq",
+                (key,),
+            )
+            for name, seq, value, step, timestamp in rows:
+                if seq > after.get(name, 0):
+                    values.setdefault(name, []).append((seq, value, step, timestamp))
+        return values
+
+    def _run_key(self, connection: sqlite3.Connection, run_id: str) -> int:
+        row = connection.execute("SELECT key FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise RunNotFoundError(
+                f"no run with id {run_id!r} in {self.path}; check the id with get_runs"
+            )
+        return int(row[0])
 
     # ---- helpers
 
@@ -803,6 +971,12 @@ def _is_read_only(error: sqlite3.Error) -> bool:
     """True for SQLite's "attempt to write a readonly database" and its kin."""
     text = str(error)
     return "readonly" in text or "read-only" in text
+
+
+def _now() -> float:
+    from time import time
+
+    return time()
 
 
 def _chunks(items: list[Any]) -> Iterator[list[Any]]:
@@ -1049,7 +1223,7 @@ def _keep_only(connection: sqlite3.Connection, run_ids: Sequence[str]) -> None:
     connection.executemany("INSERT OR IGNORE INTO kept (id) VALUES (?)", ((i,) for i in run_ids))
     connection.execute("BEGIN IMMEDIATE")
     dropped = "(SELECT key FROM runs WHERE id NOT IN (SELECT id FROM temp.kept))"
-    for table in ("metrics", "latest_metrics", "parameters", "tags", "labels"):
+    for table in RUN_CHILD_TABLES:
         connection.execute(f"DELETE FROM {table} WHERE run_key IN {dropped}")
     connection.execute("DELETE FROM runs WHERE id NOT IN (SELECT id FROM temp.kept)")
     connection.execute("COMMIT")
@@ -1170,3 +1344,126 @@ def _run_content(connection: sqlite3.Connection, schema: str, run_id: str) -> li
             ).fetchall()
         )
     return content
+
+
+# ---------------------------------------------------------------- importing
+
+
+class ImportReport(NamedTuple):
+    """What an import did: runs added, runs already present and unchanged, runs present
+    with other content (replaced when asked to, else left as they are)."""
+
+    added: list[str]
+    unchanged: list[str]
+    conflicts: list[str]
+    replaced: list[str]
+
+
+def import_runs(
+    store: Store,
+    runs: Sequence[ImportedRun],
+    *,
+    replace: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> ImportReport:
+    """Store runs read from another tracker, in one transaction under the lock.
+
+    A run whose id is new is added. One already here with the same content is left alone
+    (so importing twice adds nothing); one with other content is a conflict, left as it
+    is unless ``replace``, which swaps its content for the imported one.
+    ``progress(runs)`` is called per run.
+
+    >>> import_runs(Store(Path("tracking.db")), runs).added
+    ['9d3c...']
+    """
+    added: list[str] = []
+    unchanged: list[str] = []
+    conflicts: list[str] = []
+    replaced: list[str] = []
+    with _collector_paused(), store._write() as connection:
+        for run in runs:
+            run_id = run.row["id"]
+            existing = connection.execute("SELECT key FROM runs WHERE id = ?", (run_id,))
+            row = existing.fetchone()
+            if row is not None:
+                if _stored_content(connection, row[0]) == _imported_content(run):
+                    unchanged.append(run_id)
+                elif replace:
+                    for table in RUN_CHILD_TABLES:
+                        connection.execute(f"DELETE FROM {table} WHERE run_key = ?", (row[0],))
+                    connection.execute("DELETE FROM runs WHERE key = ?", (row[0],))
+                    _insert_imported(connection, run)
+                    replaced.append(run_id)
+                else:
+                    conflicts.append(run_id)
+            else:
+                _insert_imported(connection, run)
+                added.append(run_id)
+            if progress is not None:
+                progress(1)
+    return ImportReport(added, unchanged, conflicts, replaced)
+
+
+_IMPORTED_COLUMNS = tuple(column.strip() for column in _RUN_COLUMNS.split(","))
+
+
+def _imported_content(run: ImportedRun) -> list[Any]:
+    return [
+        tuple(run.row.get(column) for column in _IMPORTED_COLUMNS),
+        sorted(run.parameters.items()),
+        sorted(run.tags.items()),
+        sorted(run.labels.items()),
+        sorted((name, *value) for name, values in run.metrics.items() for value in values),
+    ]
+
+
+def _stored_content(connection: sqlite3.Connection, key: int) -> list[Any]:
+    content: list[Any] = [
+        connection.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE key = ?", (key,)).fetchone()
+    ]
+    for table in ("parameters", "tags", "labels"):
+        content.append(
+            connection.execute(
+                f"SELECT name, value FROM {table} WHERE run_key = ? ORDER BY name", (key,)
+            ).fetchall()
+        )
+    content.append(
+        connection.execute(
+            "SELECT name, seq, value, step, timestamp FROM metrics WHERE run_key = ? "
+            "ORDER BY name, seq",
+            (key,),
+        ).fetchall()
+    )
+    return content
+
+
+def _insert_imported(connection: sqlite3.Connection, run: ImportedRun) -> None:
+    columns = [column for column in _IMPORTED_COLUMNS if column in run.row]
+    cursor = connection.execute(
+        f"INSERT INTO runs ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})",
+        [run.row[column] for column in columns],
+    )
+    key = cursor.lastrowid
+    for table, pairs in (
+        ("parameters", run.parameters),
+        ("tags", run.tags),
+        ("labels", run.labels),
+    ):
+        connection.executemany(
+            f"INSERT INTO {table} (run_key, name, value) VALUES (?, ?, ?)",
+            [(key, name, value) for name, value in pairs.items()],
+        )
+    for name, values in run.metrics.items():
+        if not values:
+            continue
+        connection.executemany(
+            "INSERT INTO metrics (run_key, name, seq, value, step, timestamp) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [(key, name, *value) for value in values[-HISTORY_WINDOW:]],
+        )
+        seq, value, step, timestamp = values[-1]
+        connection.execute(
+            "INSERT INTO latest_metrics (run_key, name, seq, step, timestamp, value) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (key, name, seq, step, timestamp, value),
+        )

@@ -18,6 +18,7 @@ from filelock import FileLock
 
 from sapdi_local import MLTrackingSDK
 from sapdi_local.cli import main
+from sapdi_local.store import SCHEMA_VERSION
 
 CONTEXT = {
     "scenario": "churn",
@@ -74,7 +75,7 @@ def test_where_prints_path_schema_and_counts(filled: tuple[Path, dict[str, str]]
     result = invoke("where", "--db", str(db))
     assert result.exit_code == 0
     assert str(db) in result.output
-    assert "schema       version 2" in result.output
+    assert f"schema       version {SCHEMA_VERSION}" in result.output
     data = parsed(invoke("where", "--db", str(db), "--json"))
     assert data["path"] == str(db)
     assert (data["scenarios"], data["collections"], data["runs"]) == (1, 2, 3)

@@ -294,7 +294,7 @@ def test_a_schema_v1_database_is_migrated_in_place_under_the_lock_and_keeps_all_
 
     from sapdi_local import MLTrackingSDK
     from sapdi_local.errors import LockTimeoutError
-    from sapdi_local.store import MIGRATION_SET, SCHEMA_VERSION
+    from sapdi_local.store import MIGRATION_SET, MIGRATIONS, SCHEMA_VERSION
 
     script = fixture_script()
     ids = {row[0]: row[1] for row in script.RUNS}  # run key -> run id
@@ -341,7 +341,7 @@ def test_a_schema_v1_database_is_migrated_in_place_under_the_lock_and_keeps_all_
             "SELECT migration_set, name, applied_at FROM _sqlite_migrations ORDER BY id"
         ).fetchall()[0] == (MIGRATION_SET, "0001_initial", applied_v1)
         names = [row[0] for row in connection.execute("SELECT name FROM _sqlite_migrations")]
-        assert names == ["0001_initial", "0002_metrics_clustered"]
+        assert names == [name for name, _ in MIGRATIONS]
         (metrics_sql,) = connection.execute(
             "SELECT sql FROM sqlite_master WHERE name = 'metrics'"
         ).fetchone()
