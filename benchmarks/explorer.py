@@ -42,10 +42,14 @@ CHROMIUM_ARGS = [
 def database(runs: int) -> Path:
     """A file with ``runs`` runs in one collection: three parameters, a tag, two metrics of
     20 steps and one single value each."""
-    path = RESULTS / f"explorer-{runs}.db"
+    from sapdi_local import MLTrackingSDK
+    from sapdi_local.store import SCHEMA_VERSION
+
+    # The schema version in the name: the explorer reads without migrating, so a file made by
+    # an older version would be refused rather than measured.
+    path = RESULTS / f"explorer-{runs}-schema{SCHEMA_VERSION}.db"
     if path.exists():
         return path
-    from sapdi_local import MLTrackingSDK
 
     RESULTS.mkdir(exist_ok=True)
     partial = path.with_suffix(".partial")

@@ -11,6 +11,7 @@ import json
 import platform
 import sys
 import time
+import traceback
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -42,11 +43,17 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.perf_counter()
     figures: list[Figure] = []
+    failed: dict[str, str] = {}
     for suite in arguments.only or SUITES:
-        module = importlib.import_module(f"benchmarks.{suite}")
         print(f"running {suite} ...", file=sys.stderr, flush=True)
         suite_started = time.perf_counter()
-        figures.extend(module.run(quick=arguments.quick))
+        try:
+            module = importlib.import_module(f"benchmarks.{suite}")
+            figures.extend(module.run(quick=arguments.quick))
+        except Exception:
+            # One broken suite must not throw away the minutes the others took.
+            failed[suite] = traceback.format_exc()
+            print(failed[suite], file=sys.stderr, flush=True)
         print(f"  {time.perf_counter() - suite_started:.1f} s", file=sys.stderr, flush=True)
     elapsed = time.perf_counter() - started
 
@@ -56,12 +63,16 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": round(elapsed, 1),
         "machine": machine(),
         "figures": [figure.to_dict() for figure in figures],
+        "failed": failed,
     }
     arguments.out.parent.mkdir(parents=True, exist_ok=True)
     arguments.out.write_text(json.dumps(report, indent=2) + "\n")
     print(table(figures))
     print(f"\n{report['date']}, {elapsed:.0f} s, {describe(report['machine'])}")
     print(f"figures written to {arguments.out}")
+    if failed:
+        print(f"suites that failed: {', '.join(failed)} (tracebacks above)", file=sys.stderr)
+        return 1
     return 0
 
 
