@@ -87,7 +87,11 @@ class ReadReport:
     deleted: int = 0  # MLflow runs (or runs of experiments) marked deleted, left out
 
     def summary(self) -> dict[str, Any]:
-        """The counts and skipped items, for the command's report."""
+        """The counts and skipped items, for the command's report.
+
+        >>> read_trackio(Path("demo.db")).summary()["non_finite_values_skipped"]
+        2
+        """
         return {
             "source": self.source,
             "runs_read": len(self.runs),

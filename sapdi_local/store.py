@@ -753,7 +753,11 @@ class Store:
     # ---- push records (what `sapdi-local push` sent to which target)
 
     def push_states(self, target: str, run_ids: Sequence[str]) -> dict[str, PushState]:
-        """What was pushed to ``target`` for each of ``run_ids`` that has a record."""
+        """What was pushed to ``target`` for each of ``run_ids`` that has a record.
+
+        >>> store.push_states("http://127.0.0.1:5000", ["3f2a..."])["3f2a..."].remote_id
+        '9c1e...'
+        """
         states: dict[str, PushState] = {}
         with self._reading() as connection:
             keys = self._run_keys(connection, run_ids)
@@ -777,7 +781,10 @@ class Store:
 
     def record_remote_run(self, target: str, run_id: str, remote_id: str) -> None:
         """Remember that ``run_id`` is ``remote_id`` on ``target``, with nothing confirmed
-        sent yet (in flight): any older record of the run for that target is replaced."""
+        sent yet (in flight): any older record of the run for that target is replaced.
+
+        >>> store.record_remote_run("http://127.0.0.1:5000", "3f2a...", "9c1e...")
+        """
         with self._write() as connection:
             key = self._run_key(connection, run_id)
             connection.execute(
@@ -792,7 +799,10 @@ class Store:
             )
 
     def record_pushed_content(self, target: str, run_id: str, content_hash: str) -> None:
-        """Remember the hash of the run fields, parameters, tags and labels now on ``target``."""
+        """Remember the hash of the run fields, parameters, tags and labels now on ``target``.
+
+        >>> store.record_pushed_content("http://127.0.0.1:5000", "3f2a...", "5be1...")
+        """
         with self._write() as connection:
             connection.execute(
                 "UPDATE pushed_runs SET content_hash = ?, pushed_at = ? "
@@ -809,7 +819,10 @@ class Store:
         in_flight: bool,
     ) -> None:
         """Per metric, (seq, n): values up to local ``seq`` are on ``target``, ``n`` more of
-        them than before. ``in_flight`` says whether more sends of the run are to come."""
+        them than before. ``in_flight`` says whether more sends of the run are to come.
+
+        >>> store.record_pushed_metrics(target, "3f2a...", {"loss": (1000, 1000)}, in_flight=False)
+        """
         with self._write() as connection:
             key = self._run_key(connection, run_id)
             connection.executemany(
@@ -826,7 +839,10 @@ class Store:
 
     def mark_push_in_flight(self, target: str, run_id: str) -> None:
         """Note that sends of the run to ``target`` start: if the push dies before it records
-        them, the next push checks the server first."""
+        them, the next push checks the server first.
+
+        >>> store.mark_push_in_flight("http://127.0.0.1:5000", "3f2a...")
+        """
         with self._write() as connection:
             connection.execute(
                 "UPDATE pushed_runs SET in_flight = 1 WHERE target = ? AND run_key = ?",
@@ -837,7 +853,11 @@ class Store:
         self, run_id: str, after: Mapping[str, int]
     ) -> dict[str, list[tuple[int, float, int | None, float]]]:
         """Per metric of a run, the stored (seq, value, step, timestamp) with a seq above
-        ``after[name]`` (all of them for a metric not named), oldest first."""
+        ``after[name]`` (all of them for a metric not named), oldest first.
+
+        >>> store.metric_values_after("3f2a...", {"loss": 998})["loss"]
+        [(999, 0.31, 998, 1795889626.1), (1000, 0.3, 999, 1795889627.0)]
+        """
         values: dict[str, list[tuple[int, float, int | None, float]]] = {}
         with self._reading() as connection:
             key = self._run_key(connection, run_id)
