@@ -1,0 +1,257 @@
+"""One database file, shared by every store: opening it, locking it, and its transactions.
+
+One SQLite file in WAL mode. Writers take a ``filelock.FileLock`` beside the
+file and then one short ``BEGIN IMMEDIATE`` transaction; SQLite's busy timeout
+is a second guard. Readers never take the lock. A file opened for writing is brought
+to the current schema under the lock.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from ..errors import LockTimeoutError, StorageError, TrackingError
+from ..paths import lock_path_for
+from .schema import SCHEMA_VERSION, _schema_version, apply_migrations
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from filelock import FileLock
+
+    from .writing import PersistBatch
+
+DEFAULT_LOCK_TIMEOUT = 60.0
+BUSY_TIMEOUT_SECONDS = 60.0
+FILE_MODE = 0o600
+_IN_CHUNK = 500  # ids per "IN (...)" list, well under SQLite's variable limit
+_inherited_connections: list[sqlite3.Connection] = []
+
+
+class Database:
+    """One database file: opened on first use, and read or written in short transactions;
+    the stores add what they read and write."""
+
+    def __init__(self, path: Path, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> None:
+        self.path = path
+        self.lock_path = lock_path_for(path)
+        self.lock_timeout = lock_timeout
+        self._connection: sqlite3.Connection | None = None
+        self._file_lock: FileLock | None = None
+        self._opened_in_pid = -1
+        self._thread_lock = threading.RLock()
+
+    # ---- opening
+
+    def connection(self) -> sqlite3.Connection:
+        """The open connection, made (and the schema made ready) on first use in this process."""
+        if self._connection is None or self._opened_in_pid != os.getpid():
+            if self._connection is not None:
+                # Inherited through fork: never used nor closed here (closing it could
+                # disturb the parent's locks), only kept from being garbage-collected.
+                _inherited_connections.append(self._connection)
+            self._connection = self._open()
+            self._opened_in_pid = os.getpid()
+        return self._connection
+
+    def _open(self) -> sqlite3.Connection:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as error:
+            raise StorageError(
+                f"cannot create the folder {self.path.parent} for the database: {error.strerror}; "
+                "choose a writable location with SAPDI_LOCAL_DB or db_path="
+            ) from error
+        self._file_lock = None  # made when first needed: a process that only reads never locks
+        connection: sqlite3.Connection | None = None
+        try:
+            if not self.path.exists():
+                with self._locked():
+                    # Created here, not by sqlite3, so that only the owner can read it.
+                    os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, FILE_MODE))
+            connection = sqlite3.connect(
+                self.path,
+                timeout=BUSY_TIMEOUT_SECONDS,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+            version = _schema_version(connection, self.path)
+            if version != SCHEMA_VERSION:
+                with self._locked():
+                    self._migrate(connection)
+            connection.execute("PRAGMA synchronous=NORMAL")
+            return connection
+        except sqlite3.DatabaseError as error:
+            if connection is not None:
+                connection.close()
+            raise self._storage_error("open", error) from error
+        except TrackingError:
+            if connection is not None:
+                connection.close()
+            raise
+        except OSError as error:
+            if connection is not None:
+                connection.close()
+            raise StorageError(
+                f"cannot create or open {self.path}: {error.strerror or error}; choose a "
+                "writable location with SAPDI_LOCAL_DB or db_path="
+            ) from error
+        except BaseException:
+            if connection is not None:
+                connection.close()
+            raise
+
+    def _lock(self) -> FileLock:
+        if self._file_lock is None:
+            from filelock import FileLock
+
+            self._file_lock = FileLock(self.lock_path, timeout=self.lock_timeout, mode=FILE_MODE)
+        return self._file_lock
+
+    def _migrate(self, connection: sqlite3.Connection) -> None:
+        # Re-read under the lock: another process may have migrated while we waited.
+        if _schema_version(connection, self.path) == SCHEMA_VERSION:
+            return
+        connection.execute("PRAGMA journal_mode=WAL")  # cannot change inside a transaction
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            apply_migrations(connection)
+            connection.execute("COMMIT")
+        except BaseException:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            raise
+
+    def close(self) -> None:
+        if self._connection is not None and self._opened_in_pid == os.getpid():
+            self._connection.close()
+        self._connection = None
+
+    # ---- transactions
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        lock = self._lock()
+        from filelock import Timeout
+
+        try:
+            lock.acquire()
+        except Timeout:
+            raise LockTimeoutError(
+                f"could not lock {self.lock_path} within {self.lock_timeout:g} s: another process "
+                "is writing to the database. Nothing logged is lost; persist again later or raise "
+                "lock_timeout"
+            ) from None
+        except OSError as error:
+            raise StorageError(
+                f"cannot create or open the lock file {self.lock_path}: {error.strerror}; "
+                "make its folder writable, or choose another file with SAPDI_LOCAL_DB"
+            ) from error
+        try:
+            yield
+        finally:
+            lock.release()
+
+    @contextmanager
+    def _write(self, batch: PersistBatch | None = None) -> Iterator[sqlite3.Connection]:
+        """One short transaction under the file lock; rolled back whole on any error.
+        A ``batch`` is marked committed the moment it is, so that an interruption after
+        the commit never has it written twice."""
+        with self._thread_lock:
+            connection = self.connection()
+            with self._locked():
+                try:
+                    connection.execute("BEGIN IMMEDIATE")
+                    yield connection
+                    connection.execute("COMMIT")
+                    if batch is not None:
+                        batch.committed = True
+                except sqlite3.Error as error:
+                    if connection.in_transaction:
+                        connection.execute("ROLLBACK")
+                    if _is_read_only(error):
+                        # A connection opened while the file could not be written stays
+                        # read-only for good: the next write opens a new one, which works
+                        # once the files are writable again.
+                        self.close()
+                    raise self._storage_error("write to", error) from error
+                except BaseException:
+                    if connection.in_transaction:
+                        connection.execute("ROLLBACK")
+                    raise
+
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        """One read transaction without the file lock: every query in it sees one snapshot,
+        so a read never shows half of a persist that commits meanwhile."""
+        with self._thread_lock:
+            try:
+                connection = self.connection()
+                connection.execute("BEGIN")
+                try:
+                    yield connection
+                finally:
+                    if connection.in_transaction:
+                        connection.execute("COMMIT")
+            except sqlite3.Error as error:
+                raise self._storage_error("read", error) from error
+
+    def _storage_error(self, action: str, error: sqlite3.Error) -> StorageError:
+        text = str(error)
+        if "not a database" in text or "malformed" in text:
+            advice = "the file is damaged or not a database: move it away and start a new one"
+        elif _is_read_only(error):
+            advice = self._read_only_advice()
+        elif "full" in text:
+            advice = "free some disk space, then persist again: logged values are kept until then"
+        elif "disk I/O error" in text:
+            advice = (
+                "the disk may be full or failing, or the file over a size limit: free some "
+                "space or check the disk, then persist again: logged values are kept until then"
+            )
+        else:
+            advice = "check the file, then persist again: logged values are kept until then"
+        return StorageError(f"cannot {action} {self.path}: {text}; {advice}")
+
+    def _read_only_advice(self) -> str:
+        # SQLite writes through the file and its -wal and -shm files beside it; those two are
+        # made with the database file's mode, so a read-only database leaves them read-only too.
+        beside = [self.path.with_name(self.path.name + end) for end in ("-wal", "-shm")]
+        blocked = [
+            str(part)
+            for part in (self.path, *beside, self.path.parent)
+            if part.exists() and not os.access(part, os.W_OK)
+        ]
+        what = ", ".join(blocked) if blocked else "the file, its -wal and -shm files and its folder"
+        return (
+            f"make {what} writable (chmod u+w), then persist again: logged values are kept "
+            "until then; or choose another file with SAPDI_LOCAL_DB"
+        )
+
+    # ---- helpers
+
+    @staticmethod
+    def _run_keys(connection: sqlite3.Connection, run_ids: Iterable[str]) -> dict[str, int]:
+        keys: dict[str, int] = {}
+        for chunk in _chunks(list(run_ids)):
+            marks = ", ".join("?" for _ in chunk)
+            keys.update(
+                connection.execute(f"SELECT id, key FROM runs WHERE id IN ({marks})", chunk)
+            )
+        return keys
+
+
+def _is_read_only(error: sqlite3.Error) -> bool:
+    """True for SQLite's "attempt to write a readonly database" and its kin."""
+    text = str(error)
+    return "readonly" in text or "read-only" in text
+
+
+def _chunks(items: list[Any]) -> Iterator[list[Any]]:
+    for start in range(0, len(items), _IN_CHUNK):
+        yield items[start : start + _IN_CHUNK]

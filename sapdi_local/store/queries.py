@@ -1,0 +1,134 @@
+"""The reads every store offers: whether a run exists, selected runs with their details,
+metric histories, the next steps of a run's metrics, the scenarios."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+
+from ..errors import RunNotFoundError
+from .database import Database, _chunks
+from .selection import RunFilter, RunRecord, _run_conditions
+
+
+class RunQueries(Database):
+    """The reads of runs and their metrics, each in one snapshot."""
+
+    def run_exists(self, run_id: str) -> bool:
+        with self._reading() as connection:
+            row = connection.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return row is not None
+
+    def select_runs(self, selection: RunFilter) -> list[RunRecord]:
+        """The selected runs, newest first, with parameters, tags, labels and last metrics."""
+        with self._reading() as connection:
+            cursor = self._select_run_rows(connection, selection, "*")
+            columns = [description[0] for description in cursor.description]
+            records = {
+                row[0]: RunRecord(dict(zip(columns, row, strict=True)), {}, {}, {}, {})
+                for row in cursor.fetchall()
+            }
+            self._attach_details(connection, records)
+        return list(records.values())
+
+    def metric_history(
+        self, run_id: str, names: Sequence[str] | None
+    ) -> dict[str, list[tuple[float, int | None, float]]]:
+        """The stored values of a run's metrics (all, or the named ones), oldest first."""
+        with self._reading() as connection:
+            row = connection.execute("SELECT key FROM runs WHERE id = ?", (run_id,)).fetchone()
+            if row is None:
+                raise RunNotFoundError(
+                    f"no run with id {run_id!r} in {self.path}; check the id with get_runs"
+                )
+            key = row[0]
+            if names is None:
+                names = [
+                    name
+                    for (name,) in connection.execute(
+                        "SELECT name FROM latest_metrics WHERE run_key = ? ORDER BY name", (key,)
+                    )
+                ]
+            history: dict[str, list[tuple[float, int | None, float]]] = {}
+            for name in names:
+                history[name] = connection.execute(
+                    "SELECT value, step, timestamp FROM metrics WHERE run_key = ? AND name = ? "
+                    "ORDER BY seq",
+                    (key, name),
+                ).fetchall()
+        return history
+
+    def next_steps(self, run_id: str) -> dict[str, int]:
+        """Per metric of a run, the step its next value gets when none is given: one more
+        than its latest value's step (its count of stored values if that has no step)."""
+        with self._reading() as connection:
+            rows = connection.execute(
+                "SELECT l.name, COALESCE(l.step + 1, l.seq) FROM latest_metrics AS l "
+                "JOIN runs AS r ON r.key = l.run_key WHERE r.id = ?",
+                (run_id,),
+            ).fetchall()
+        return dict(rows)
+
+    def metric_histories(
+        self, run_ids: Sequence[str], names: Sequence[str] | None
+    ) -> dict[str, dict[str, list[tuple[float, int | None, float]]]]:
+        """The stored values of several runs' metrics (all, or the named ones), oldest first,
+        read in one snapshot; runs that do not exist are left out."""
+        histories: dict[str, dict[str, list[tuple[float, int | None, float]]]] = {}
+        with self._reading() as connection:
+            keys = self._run_keys(connection, run_ids)
+            for run_id in run_ids:
+                if run_id not in keys or run_id in histories:
+                    continue
+                chosen = "" if names is None else f" AND name IN ({', '.join('?' for _ in names)})"
+                rows = connection.execute(
+                    "SELECT name, value, step, timestamp FROM metrics "
+                    f"WHERE run_key = ?{chosen} ORDER BY name, seq",
+                    (keys[run_id], *(names or ())),
+                )
+                history: dict[str, list[tuple[float, int | None, float]]] = {}
+                for name, value, step, timestamp in rows:
+                    history.setdefault(name, []).append((value, step, timestamp))
+                histories[run_id] = history
+        return histories
+
+    def scenarios(self) -> list[tuple[str, str | None]]:
+        """Each stored scenario with the version of its newest run."""
+        with self._reading() as connection:
+            rows = connection.execute(
+                "SELECT scenario, scenario_version FROM runs AS outer_runs WHERE start_time = "
+                "(SELECT MAX(start_time) FROM runs WHERE scenario = outer_runs.scenario) "
+                "GROUP BY scenario ORDER BY scenario"
+            ).fetchall()
+        return [(scenario, version) for scenario, version in rows]
+
+    # ---- helpers
+
+    @staticmethod
+    def _select_run_rows(
+        connection: sqlite3.Connection, selection: RunFilter, columns: str
+    ) -> sqlite3.Cursor:
+        where, arguments = _run_conditions(selection)
+        return connection.execute(
+            f"SELECT {columns} FROM runs WHERE {where} ORDER BY start_time DESC, key DESC",
+            arguments,
+        )
+
+    @staticmethod
+    def _attach_details(connection: sqlite3.Connection, records: dict[int, RunRecord]) -> None:
+        """Fill in the parameters, tags, labels and last metrics of runs keyed by run key."""
+        keys = list(records)
+        for chunk in _chunks(keys):
+            marks = ", ".join("?" for _ in chunk)
+            for table, attribute in _DETAIL_TABLES:
+                query = f"SELECT run_key, name, value FROM {table} WHERE run_key IN ({marks})"
+                for key, name, value in connection.execute(query, chunk):
+                    getattr(records[key], attribute)[name] = value
+
+
+_DETAIL_TABLES = (
+    ("parameters", "parameters"),
+    ("tags", "tags"),
+    ("labels", "labels"),
+    ("latest_metrics", "metrics"),
+)

@@ -1,0 +1,215 @@
+"""The store that writes: runs added, persists, deletes and vacuum.
+
+A persist is one transaction under the lock. Bulk rows go through the connection with
+``executemany``, built in C by ``zip``: that is the fast path for a million values.
+"""
+
+from __future__ import annotations
+
+import gc
+import sqlite3
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from itertools import chain, count, repeat
+from operator import add
+from typing import Any
+
+from ..validation import HISTORY_WINDOW
+from .database import _chunks
+from .push_records import PushRecords
+from .queries import RunQueries
+from .schema import RUN_CHILD_TABLES
+from .selection import RunFilter
+
+# Columns of ``runs`` that a persist may change.
+RUN_UPDATE_COLUMNS = frozenset({"name", "collection", "status", "end_time"})
+
+
+class PersistBatch:
+    """Everything one persist writes, keyed by run id; written in one transaction."""
+
+    def __init__(
+        self,
+        *,
+        run_updates: dict[str, dict[str, Any]] | None = None,
+        parameters: dict[str, dict[str, str]] | None = None,
+        tags: dict[str, dict[str, str]] | None = None,
+        labels: dict[str, dict[str, str]] | None = None,
+    ) -> None:
+        self.run_updates = run_updates if run_updates is not None else {}
+        self.parameters = parameters if parameters is not None else {}
+        self.tags = tags if tags is not None else {}
+        self.labels = labels if labels is not None else {}
+        # run id -> metric name -> [(value, step, timestamp), ...], oldest first
+        self.metrics: dict[str, Mapping[str, Sequence[tuple[float, int | None, float]]]] = {}
+        self.committed = False  # set the moment the transaction commits
+
+    def run_ids(self) -> set[str]:
+        return {
+            *self.run_updates,
+            *self.parameters,
+            *self.tags,
+            *self.labels,
+            *self.metrics,
+        }
+
+
+class Store(RunQueries, PushRecords):
+    """One database file: opened on first use, schema checked and migrated under the lock.
+
+    The writes are here; the reads come from RunQueries, the push records from PushRecords,
+    and opening, locking and transactions from Database.
+    """
+
+    # ---- writes
+
+    def insert_run(self, row: dict[str, Any]) -> None:
+        """Add a run (a dict of ``runs`` columns without ``key``)."""
+        columns = ", ".join(row)
+        marks = ", ".join("?" for _ in row)
+        with self._write() as connection:
+            connection.execute(
+                f"INSERT INTO runs ({columns}) VALUES ({marks})", tuple(row.values())
+            )
+
+    def persist(self, batch: PersistBatch) -> set[str]:
+        """Write a batch in one transaction; returns the ids of runs that no longer exist."""
+        with _collector_paused(), self._write(batch) as connection:
+            keys = self._run_keys(connection, batch.run_ids())
+            missing = batch.run_ids() - keys.keys()
+            for run_id, changes in batch.run_updates.items():
+                if run_id in keys:
+                    self._update_run(connection, keys[run_id], changes)
+            for table, values in (
+                ("parameters", batch.parameters),
+                ("tags", batch.tags),
+                ("labels", batch.labels),
+            ):
+                connection.executemany(
+                    f"INSERT INTO {table} (run_key, name, value) VALUES (?, ?, ?) "
+                    "ON CONFLICT (run_key, name) DO UPDATE SET value = excluded.value",
+                    [
+                        (keys[run_id], name, value)
+                        for run_id, pairs in values.items()
+                        if run_id in keys
+                        for name, value in pairs.items()
+                    ],
+                )
+            for run_id, windows in batch.metrics.items():
+                if run_id in keys:
+                    self._append_metrics(connection, keys[run_id], windows)
+        if any("end_time" in changes for changes in batch.run_updates.values()):
+            self._checkpoint()
+        return missing
+
+    def _checkpoint(self) -> None:
+        """Fold the WAL into the database file, so that the .db file alone, copied to share,
+        holds every ended run even while this process keeps the database open."""
+        # Best effort: the batch is already committed, and the WAL still holds it if this fails.
+        with self._thread_lock, suppress(sqlite3.Error):
+            self.connection().execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+    @staticmethod
+    def _update_run(connection: sqlite3.Connection, key: int, changes: dict[str, Any]) -> None:
+        unknown = changes.keys() - RUN_UPDATE_COLUMNS
+        if unknown:
+            raise ValueError(f"not a changeable run column: {sorted(unknown)}")
+        assignments = [f"{column} = ?" for column in changes]
+        if "collection" in changes:
+            # A collection named after the run's own notebook or pipeline is its default one.
+            assignments.append("collection_is_default = (? = COALESCE(notebook, pipeline))")
+        arguments = [
+            *changes.values(),
+            *([changes["collection"]] if "collection" in changes else []),
+        ]
+        connection.execute(
+            f"UPDATE runs SET {', '.join(assignments)} WHERE key = ?", (*arguments, key)
+        )
+
+    @staticmethod
+    def _append_metrics(
+        connection: sqlite3.Connection,
+        key: int,
+        windows: Mapping[str, Sequence[tuple[float, int | None, float]]],
+    ) -> None:
+        last_seq = dict(
+            connection.execute("SELECT name, seq FROM latest_metrics WHERE run_key = ?", (key,))
+        )
+        rows: list[Iterator[tuple[Any, ...]]] = []
+        latest: list[tuple[int, str, int, int | None, float, float]] = []
+        trims: list[tuple[int, str, int]] = []
+        for name, window in windows.items():
+            if not window:
+                continue
+            first = last_seq.get(name, 0) + 1
+            # (key, name, seq) + (value, step, timestamp), joined in C: no Python code runs
+            # per value, which matters for a million of them.
+            rows.append(map(add, zip(repeat(key), repeat(name), count(first)), window))
+            end = first + len(window) - 1
+            value, step, timestamp = window[-1]
+            latest.append((key, name, end, step, timestamp, value))
+            if end > HISTORY_WINDOW:
+                trims.append((key, name, end - HISTORY_WINDOW))
+        connection.executemany(
+            "INSERT INTO metrics (run_key, name, seq, value, step, timestamp) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            chain.from_iterable(rows),
+        )
+        connection.executemany(
+            "INSERT INTO latest_metrics (run_key, name, seq, step, timestamp, value) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (run_key, name) DO UPDATE SET "
+            "seq = excluded.seq, step = excluded.step, timestamp = excluded.timestamp, "
+            "value = excluded.value",
+            latest,
+        )
+        connection.executemany(
+            "DELETE FROM metrics WHERE run_key = ? AND name = ? AND seq <= ?", trims
+        )
+
+    def file_size(self) -> int:
+        """Bytes the database takes on disk: the file and its write-ahead log."""
+        wal = self.path.with_name(self.path.name + "-wal")
+        return sum(part.stat().st_size for part in (self.path, wal) if part.exists())
+
+    def vacuum(self) -> tuple[int, int]:
+        """Rebuild the file without its free pages, under the lock; returns the size in
+        bytes before and after."""
+        before = self.file_size()
+        with self._thread_lock:
+            connection = self.connection()
+            with self._locked():
+                try:
+                    connection.execute("VACUUM")  # cannot run inside a transaction
+                    connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                except sqlite3.Error as error:
+                    raise self._storage_error("vacuum", error) from error
+        return before, self.file_size()
+
+    def delete_runs(self, selection: RunFilter) -> list[str]:
+        """Delete the selected runs and everything logged to them; returns their ids."""
+        with self._write() as connection:
+            rows = self._select_run_rows(connection, selection, "key, id").fetchall()
+            keys = [key for key, _ in rows]
+            for chunk in _chunks(keys):
+                marks = ", ".join("?" for _ in chunk)
+                for table in (*RUN_CHILD_TABLES, "runs"):
+                    column = "key" if table == "runs" else "run_key"
+                    connection.execute(f"DELETE FROM {table} WHERE {column} IN ({marks})", chunk)
+        return [run_id for _, run_id in rows]
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector during a bulk write.
+
+    Turning a million cached values into rows allocates as it goes, and each collection
+    it sets off walks every cached value again: a third of the persist time, for cycles
+    that a persist never makes.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
