@@ -527,6 +527,7 @@ def test_pages_forbid_loading_anything_from_elsewhere(client_for: ClientFor, db_
     policy = client_for(db_path).get("/").headers["content-security-policy"]
     assert "default-src 'self'" in policy
     assert "connect-src 'self'" in policy
+    assert "unsafe-eval" not in policy  # Plotly draws and exports without eval
 
 
 def test_a_loopback_server_refuses_other_host_names(

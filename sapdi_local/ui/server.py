@@ -40,7 +40,7 @@ MEDIA_TYPES = {
 # refused by the browser rather than hang on a machine with no network.
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; "
-    "script-src 'self' 'unsafe-eval'; connect-src 'self'"
+    "script-src 'self'; connect-src 'self'"
 )
 
 StartResponse = Callable[..., Any]
