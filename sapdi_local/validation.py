@@ -176,7 +176,7 @@ def check_step(name: str, step: object) -> int | None:
 
 
 def check_timestamp(name: str, timestamp: object) -> float:
-    """Return a timestamp as Unix seconds; accepts seconds (int or float) or a datetime."""
+    """Return a timestamp as Unix seconds; accepts seconds (any real number) or a datetime."""
     from datetime import datetime  # imported when first needed: keeps "import tracking" light
 
     if isinstance(timestamp, datetime):
@@ -186,12 +186,28 @@ def check_timestamp(name: str, timestamp: object) -> float:
             raise InvalidValueError(
                 f"timestamp of metric {name!r} ({timestamp!r}) has no Unix time: {error}"
             ) from None
-    if isinstance(timestamp, bool) or not isinstance(timestamp, (int, float)):
-        raise InvalidTypeError(
-            f"timestamp of metric {name!r} must be Unix seconds (int or float) or a datetime, "
-            f"got {type(timestamp).__name__} {timestamp!r}"
-        )
-    seconds = float(timestamp)
+    import numbers  # imported when first needed, like datetime above
+
+    # Any real number is seconds, as for metric values: numpy scalars and Decimal included.
+    refused = (
+        isinstance(timestamp, (str, bytes))
+        or type(timestamp).__name__ in ("bool", "bool_")
+        or (isinstance(timestamp, numbers.Complex) and not isinstance(timestamp, numbers.Real))
+    )
+    wrong_type = InvalidTypeError(
+        f"timestamp of metric {name!r} must be Unix seconds (a real number) or a datetime, "
+        f"got {type(timestamp).__name__} {timestamp!r}"
+    )
+    if refused:
+        raise wrong_type
+    try:
+        seconds = float(timestamp)  # type: ignore[arg-type]
+    except OverflowError:
+        raise InvalidValueError(
+            f"timestamp of metric {name!r} ({timestamp!r}) is too large for Unix seconds"
+        ) from None
+    except (TypeError, ValueError):
+        raise wrong_type from None
     if not math.isfinite(seconds):
         raise InvalidValueError(f"timestamp of metric {name!r} must be finite, got {timestamp!r}")
     return seconds

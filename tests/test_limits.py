@@ -857,3 +857,82 @@ def test_metric_value_in_get_runs_is_the_last_logged_not_the_highest_step(sdk) -
     assert only_run().metrics["m"] == 6.0
     history = tracking.get_metrics_history(run=run, metrics="m")[0].values
     assert [(v.value, v.step) for v in history] == [(5.0, 10), (6.0, 1)]
+
+
+# ---------------------------------------------------------------- timestamps
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        1_700_000_000,
+        1_700_000_000.5,
+        pytest.param("numpy.int64", id="numpy-int64"),
+        pytest.param("numpy.float32", id="numpy-float32"),
+        pytest.param("decimal", id="decimal"),
+        pytest.param("aware-datetime", id="aware-datetime"),
+        pytest.param("pandas-timestamp", id="pandas-timestamp"),
+    ],
+)
+def test_a_timestamp_is_any_real_number_of_seconds_or_a_datetime(
+    sdk: MLTrackingSDK, given: object
+) -> None:
+    """Timestamps take what metric values take (numpy scalars, Decimal) and datetimes."""
+    import decimal
+    from datetime import datetime, timezone
+
+    import numpy
+    import pandas
+
+    made = {
+        "numpy.int64": numpy.int64(1_700_000_000),
+        "numpy.float32": numpy.float32(1.5e9),
+        "decimal": decimal.Decimal("1700000000.25"),
+        "aware-datetime": datetime(2023, 11, 14, 22, 13, 20, tzinfo=timezone.utc),
+        "pandas-timestamp": pandas.Timestamp("2023-11-14T22:13:20Z"),
+    }
+    timestamp = made.get(given, given) if isinstance(given, str) else given
+    expected = (
+        timestamp.timestamp() if isinstance(timestamp, datetime) else float(timestamp)  # type: ignore[arg-type]
+    )
+    run = tracking.start_run()
+    tracking.log_metric("m", 1.0, timestamp=timestamp)
+    tracking.log_metrics([{"name": "n", "value": 2.0, "timestamp": timestamp}])
+    tracking.end_run()
+    for history in tracking.get_metrics_history(run=run):
+        assert history.values[0].timestamp == expected
+
+
+@pytest.mark.parametrize(
+    ("given", "error", "words"),
+    [
+        ("1700000000", InvalidTypeError, "must be Unix seconds"),
+        (True, InvalidTypeError, "must be Unix seconds"),
+        (1 + 2j, InvalidTypeError, "must be Unix seconds"),
+        ([1.0], InvalidTypeError, "must be Unix seconds"),
+        (float("nan"), InvalidValueError, "must be finite"),
+        (float("inf"), InvalidValueError, "must be finite"),
+        (10**400, InvalidValueError, "too large"),
+    ],
+)
+def test_a_bad_timestamp_is_refused_and_nothing_is_cached(
+    sdk: MLTrackingSDK, given: object, error: type[Exception], words: str
+) -> None:
+    run = tracking.start_run()
+    with pytest.raises(error, match=words):
+        tracking.log_metric("m", 1.0, timestamp=given)
+    with pytest.raises(error, match=words):
+        tracking.log_metrics(
+            [{"name": "m", "value": 1.0}, {"name": "n", "value": 2.0, "timestamp": given}]
+        )
+    tracking.end_run()
+    assert tracking.get_metrics_history(run=run) == []
+
+
+def test_numpy_booleans_are_not_timestamps(sdk: MLTrackingSDK) -> None:
+    import numpy
+
+    tracking.start_run()
+    with pytest.raises(InvalidTypeError, match="must be Unix seconds"):
+        tracking.log_metric("m", 1.0, timestamp=numpy.bool_(True))
+    tracking.end_run()
