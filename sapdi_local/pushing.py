@@ -94,6 +94,8 @@ class PushReport:
     runs: int = 0
     created: list[str] = field(default_factory=list)  # local ids of runs made on the server
     recovered: list[str] = field(default_factory=list)  # found on the server by their tag
+    # already on the server under their own id: imported from it (an import keeps the id)
+    found_by_id: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)  # fields, parameters or tags sent
     values_sent: int = 0
     values_already_there: int = 0  # found on the server after an interrupted push
@@ -114,6 +116,7 @@ class PushReport:
             "runs": self.runs,
             "created": self.created,
             "recovered": self.recovered,
+            "found_by_id": self.found_by_id,
             "updated": self.updated,
             "values_sent": self.values_sent,
             "values_already_there": self.values_already_there,
@@ -269,9 +272,16 @@ class _Pusher:
         return self.experiments[name]
 
     def _find_or_create(self, run: Run) -> tuple[str, dict[str, Any] | None]:
-        """The remote run of ``run``: found by its id tag (a push died before recording
-        it), else made now with that tag in the same request. Returns its id and, for a new
-        run, what it already holds."""
+        """The remote run of ``run``: the server's own run of that id (the run was imported
+        from it), else found by its id tag (a push died before recording it), else made now
+        with that tag in the same request. Returns its id and, for a new run, what it
+        already holds."""
+        if self._exists_on_server(run.id):
+            # Imported from this server (an import keeps MLflow's run id): the run is already
+            # there, so it is brought up to date rather than copied.
+            self.report.found_by_id.append(run.id)
+            self.store.record_remote_run(self.target, run.id, run.id)
+            return run.id, None
         experiment_id = self._experiment_id(run)
         found = self.client.search_runs(
             [experiment_id],
@@ -301,6 +311,18 @@ class _Pusher:
             "status": created.info.status,
             "end_time": created.info.end_time,
         }
+
+    def _exists_on_server(self, run_id: str) -> bool:
+        try:
+            remote = self.client.get_run(run_id)
+        except self.MlflowException as error:
+            if getattr(error, "error_code", "") in (
+                "RESOURCE_DOES_NOT_EXIST",
+                "INVALID_PARAMETER_VALUE",
+            ):
+                return False
+            raise
+        return bool(remote.info.lifecycle_stage == "active")
 
     def _send_fields(
         self,

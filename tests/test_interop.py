@@ -331,11 +331,44 @@ def test_import_from_a_running_server_matches_the_file_import(
         assert report["non_finite_values_skipped"] == 1
         again = parsed(invoke("import", "mlflow", server.url, "--db", str(from_server), "--json"))
         assert again["added"] == [] and len(again["unchanged"]) == len(made["ids"])
+        # Pushed back to the server they came from, the runs are found by their own ids and
+        # brought up to date: no copy is made and no value is sent twice.
+        client = mlflow_client(server.url)
+        before = server_histories(client, list(made["ids"].values()))
+        pushed = parsed(invoke("push", "mlflow", server.url, "--db", str(from_server), "--json"))
+        assert pushed["created"] == [] and pushed["recovered"] == []
+        assert sorted(pushed["found_by_id"]) == sorted(made["ids"].values())
+        assert pushed["values_sent"] == 0
+        assert server_histories(client, list(made["ids"].values())) == before
+        assert len(client.search_runs(
+            [e.experiment_id for e in client.search_experiments()], max_results=1000
+        )) == len(made["ids"])  # fmt: skip
     finally:
         server.stop()
     from_file = tmp_path / "from-file.db"
     parsed(invoke("import", "mlflow", str(path), "--db", str(from_file), "--json"))
     assert stored(from_server) == stored(from_file)
+
+
+def mlflow_client(url: str) -> Any:
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=url)
+
+
+def server_histories(client: Any, run_ids: list[str]) -> dict[str, dict[str, list[Any]]]:
+    """Every metric value of the given runs on the server, as (step, timestamp, value)."""
+    histories: dict[str, dict[str, list[Any]]] = {}
+    for run_id in run_ids:
+        metrics = client.get_run(run_id).data.metrics
+        histories[run_id] = {
+            name: sorted(
+                (m.step, m.timestamp, repr(m.value))
+                for m in client.get_metric_history(run_id, name)
+            )
+            for name in metrics
+        }
+    return histories
 
 
 # ---------------------------------------------------------------- trackio
