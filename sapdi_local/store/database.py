@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from ..errors import LockTimeoutError, StorageError, TrackingError
+from ..errors import LockTimeoutError, RunNotFoundError, StorageError, TrackingError
 from ..paths import lock_path_for
 from .schema import SCHEMA_VERSION, _schema_version, apply_migrations
 
@@ -127,6 +127,11 @@ class Database:
                 connection.execute("ROLLBACK")
             raise
 
+    def file_size(self) -> int:
+        """Bytes the database takes on disk: the file and its write-ahead log."""
+        wal = self.path.with_name(self.path.name + "-wal")
+        return sum(part.stat().st_size for part in (self.path, wal) if part.exists())
+
     def close(self) -> None:
         if self._connection is not None and self._opened_in_pid == os.getpid():
             self._connection.close()
@@ -234,6 +239,14 @@ class Database:
         )
 
     # ---- helpers
+
+    def _run_key(self, connection: sqlite3.Connection, run_id: str) -> int:
+        row = connection.execute("SELECT key FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise RunNotFoundError(
+                f"no run with id {run_id!r} in {self.path}; check the id with get_runs"
+            )
+        return int(row[0])
 
     @staticmethod
     def _run_keys(connection: sqlite3.Connection, run_ids: Iterable[str]) -> dict[str, int]:

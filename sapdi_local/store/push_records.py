@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
-from ..errors import RunNotFoundError
 from .database import Database, _chunks
 
 
@@ -121,36 +119,6 @@ class PushRecords(Database):
                 "UPDATE pushed_runs SET in_flight = 1 WHERE target = ? AND run_key = ?",
                 (target, self._run_key(connection, run_id)),
             )
-
-    def metric_values_after(
-        self, run_id: str, after: Mapping[str, int]
-    ) -> dict[str, list[tuple[int, float, int | None, float]]]:
-        """Per metric of a run, the stored (seq, value, step, timestamp) with a seq above
-        ``after[name]`` (all of them for a metric not named), oldest first.
-
-        >>> store.metric_values_after("3f2a...", {"loss": 998})["loss"]
-        [(999, 0.31, 998, 1795889626.1), (1000, 0.3, 999, 1795889627.0)]
-        """
-        values: dict[str, list[tuple[int, float, int | None, float]]] = {}
-        with self._reading() as connection:
-            key = self._run_key(connection, run_id)
-            rows = connection.execute(
-                "SELECT name, seq, value, step, timestamp FROM metrics WHERE run_key = ? "
-                "ORDER BY name, seq",
-                (key,),
-            )
-            for name, seq, value, step, timestamp in rows:
-                if seq > after.get(name, 0):
-                    values.setdefault(name, []).append((seq, value, step, timestamp))
-        return values
-
-    def _run_key(self, connection: sqlite3.Connection, run_id: str) -> int:
-        row = connection.execute("SELECT key FROM runs WHERE id = ?", (run_id,)).fetchone()
-        if row is None:
-            raise RunNotFoundError(
-                f"no run with id {run_id!r} in {self.path}; check the id with get_runs"
-            )
-        return int(row[0])
 
 
 def _now() -> float:

@@ -4,7 +4,7 @@ metric histories, the next steps of a run's metrics, the scenarios."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from ..errors import RunNotFoundError
 from .database import Database, _chunks
@@ -91,6 +91,28 @@ class RunQueries(Database):
                     history.setdefault(name, []).append((value, step, timestamp))
                 histories[run_id] = history
         return histories
+
+    def metric_values_after(
+        self, run_id: str, after: Mapping[str, int]
+    ) -> dict[str, list[tuple[int, float, int | None, float]]]:
+        """Per metric of a run, the stored (seq, value, step, timestamp) with a seq above
+        ``after[name]`` (all of them for a metric not named), oldest first.
+
+        >>> store.metric_values_after("3f2a...", {"loss": 998})["loss"]
+        [(999, 0.31, 998, 1795889626.1), (1000, 0.3, 999, 1795889627.0)]
+        """
+        values: dict[str, list[tuple[int, float, int | None, float]]] = {}
+        with self._reading() as connection:
+            key = self._run_key(connection, run_id)
+            rows = connection.execute(
+                "SELECT name, seq, value, step, timestamp FROM metrics WHERE run_key = ? "
+                "ORDER BY name, seq",
+                (key,),
+            )
+            for name, seq, value, step, timestamp in rows:
+                if seq > after.get(name, 0):
+                    values.setdefault(name, []).append((seq, value, step, timestamp))
+        return values
 
     def scenarios(self) -> list[tuple[str, str | None]]:
         """Each stored scenario with the version of its newest run."""

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import SchemaVersionError, StorageError
 from .copying import _export_copy
 from .database import BUSY_TIMEOUT_SECONDS
+from .queries import RunQueries
 from .schema import SCHEMA_VERSION, _schema_version
 from .selection import (
     _ORDER_EXPRESSIONS,
@@ -19,18 +20,18 @@ from .selection import (
     RunRecord,
     _run_conditions,
 )
-from .writing import Store
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
     from pathlib import Path
 
 
-class ReadOnlyStore(Store):
+class ReadOnlyStore(RunQueries):
     """A database opened only to read: never created, migrated or locked.
 
     For tools that look at a file (the command line, the explorer): a missing path or a
-    file that is not a tracking database is an error rather than a new empty database.
+    file that is not a tracking database is an error rather than a new empty database. It
+    has the reads of every store and none of the writes.
 
     >>> store = ReadOnlyStore(Path("tracking.db"))
     >>> store.counts()["runs"]

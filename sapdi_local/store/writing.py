@@ -166,11 +166,6 @@ class Store(RunQueries, PushRecords):
             "DELETE FROM metrics WHERE run_key = ? AND name = ? AND seq <= ?", trims
         )
 
-    def file_size(self) -> int:
-        """Bytes the database takes on disk: the file and its write-ahead log."""
-        wal = self.path.with_name(self.path.name + "-wal")
-        return sum(part.stat().st_size for part in (self.path, wal) if part.exists())
-
     def vacuum(self) -> tuple[int, int]:
         """Rebuild the file without its free pages, under the lock; returns the size in
         bytes before and after."""
