@@ -43,7 +43,8 @@ class TrackingGroup(click.Group):
 @click.version_option(package_name="sapdi-local")
 @db_option
 def main(db: Path | None) -> None:
-    """Look at, compare, gate on, submit, export and merge tracked runs.
+    """Look at, compare, gate on, submit, export, merge, import and push tracked runs,
+    and browse them in a web page (ui).
 
     Every command takes --db PATH (default: $SAPDI_LOCAL_DB, else the file the SDK
     writes); commands that print data take --json.
