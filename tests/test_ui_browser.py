@@ -277,6 +277,9 @@ def test_real_server_subprocess_charts_two_selected_runs(
             assert sorted(loss["names"]) == ["gb-1", "gb-3"]
             assert sorted(loss["lengths"]) == [20, 40]  # every logged step, one line per run
             assert loss["layout"]["xaxis"]["title"]["text"] == "step"
+            f1 = wait_for_traces(page, "#charts", "f1", 2)  # one value per run: a bar each
+            assert f1["types"] == ["bar", "bar"] and sorted(f1["names"]) == ["gb-1", "gb-3"]
+            assert f1["layout"]["xaxis"]["title"]["text"] == "run"
             assert page.locator("#compare-selected").is_enabled()
             shot = tmp_path / "explorer.png"
             page.screenshot(path=str(shot), full_page=True)

@@ -486,6 +486,10 @@
     const byStep =
       series.length > 0 && series.every((item) => item.history.step.every((step) => step !== null && step !== undefined));
     const names = traceNames(series.map((item) => item.run));
+    if (series.length > 0 && series.every((item) => item.history.value.length === 1)) {
+      // One value per run (a final score): a bar per run reads better than lone points.
+      return singleValueFigure(series, names, metric, colorOf, uirevision, labelFormat(runs, metric));
+    }
     const data = series.map((item, index) => {
       const color = colorOf(item.run);
       const points = item.history.value.length;
@@ -509,6 +513,29 @@
   }
 
   /* A metric across runs: one bar per run, its last value. */
+  function singleValueFigure(series, names, metric, colorOf, uirevision, format) {
+    const textFormat = format ? format.hover : '.4~g';
+    const data = series.map((item, index) => ({
+      type: 'bar',
+      name: names[index],
+      uid: item.run.id,
+      x: [names[index]],
+      y: item.history.value,
+      marker: { color: colorOf(item.run) },
+      texttemplate: `%{y:${textFormat}}`,
+      textposition: 'outside',
+      cliponaxis: false,
+    }));
+    const layout = baseLayout(uirevision);
+    layout.barmode = 'overlay';
+    layout.hovermode = 'closest';
+    layout.xaxis.type = 'category';
+    layout.xaxis.title = axisTitle('run');
+    layout.yaxis.title = axisTitle(metric);
+    applyFormat(layout.yaxis, format);
+    return { data, layout };
+  }
+
   function acrossFigure(runs, metric, colorOf, uirevision) {
     const rows = runs.filter((run) => typeof run.metrics[metric] === 'number');
     const names = traceNames(rows);
