@@ -8,6 +8,8 @@ and no request changes the database file.
 from __future__ import annotations
 
 import hashlib
+import posixpath
+import re
 import shutil
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -439,6 +441,9 @@ def test_unknown_runs_and_paths_are_404(
     assert "no API endpoint /api/everything" in error_of(client.get("/api/everything"), 404)
     assert "nothing at /admin" in error_of(client.get("/admin"), 404)
     assert error_of(client.get("/static/../server.py"), 404)
+    assert error_of(client.get("/static/%2e%2e/server.py"), 404)
+    assert error_of(client.get("/static/views/%2e%2e/%2e%2e/server.py"), 404)
+    assert error_of(client.get("/static/views"), 404)
 
 
 @pytest.mark.parametrize(
@@ -513,14 +518,50 @@ def test_the_page_and_its_files_are_served_with_etags(client_for: ClientFor, db_
     assert page.status_code == 200
     assert page.headers["content-type"] == "text/html; charset=utf-8"
     assert "/static/plotly.min.js" in page.text
-    assert "/static/app.js" in page.text
+    assert '<script type="module" src="/static/main.js">' in page.text
     script = client.get("/static/plotly.min.js")
     assert script.headers["content-type"].startswith("text/javascript")
     assert script.content == plotly_script().read_bytes()
     again = client.get("/static/plotly.min.js", headers={"If-None-Match": script.headers["etag"]})
     assert again.status_code == 304
     assert again.content == b""
-    assert client.head("/static/app.js").content == b""
+    assert client.head("/static/main.js").content == b""
+
+
+def test_every_module_the_page_imports_is_served_as_javascript(
+    client_for: ClientFor, db_path: Path
+) -> None:
+    """Browsers refuse a module script served without a JavaScript media type: every import,
+    followed from main.js through views/, answers 200 as text/javascript."""
+    client = client_for(db_path)
+    seen: set[str] = set()
+    waiting = ["/static/main.js"]
+    while waiting:
+        address = waiting.pop()
+        if address in seen:
+            continue
+        seen.add(address)
+        response = client.get(address)
+        assert response.status_code == 200, address
+        assert response.headers["content-type"] == "text/javascript; charset=utf-8"
+        folder = address.rsplit("/", 1)[0]
+        for target in re.findall(r"^import .* from '([^']+)';$", response.text, re.M):
+            waiting.append(posixpath.normpath(posixpath.join(folder, target)))
+    assert "/static/views/board.js" in seen
+    served = {f"/static/{name}" for name in ui_server.static_files(ui_server.STATIC_FOLDER)}
+    assert {name for name in served if name.endswith(".js")} == seen
+
+
+def test_only_files_inside_the_static_folder_are_served(tmp_path: Path) -> None:
+    """A link in the folder that leads outside it, and hidden files, are not among the files."""
+    folder = tmp_path / "static"
+    (folder / "views").mkdir(parents=True)
+    (folder / "main.js").write_text("")
+    (folder / "views" / "run.js").write_text("")
+    (folder / ".hidden.js").write_text("")
+    (tmp_path / "secret.txt").write_text("secret")
+    (folder / "secret.txt").symlink_to(tmp_path / "secret.txt")
+    assert sorted(ui_server.static_files(folder)) == ["main.js", "views/run.js"]
 
 
 def test_pages_forbid_loading_anything_from_elsewhere(client_for: ClientFor, db_path: Path) -> None:

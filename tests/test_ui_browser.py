@@ -701,4 +701,4 @@ def test_odd_names_render_as_text_everywhere(app: Any, shared_base: str) -> None
     app.locator("#run-context").wait_for()
     assert ODD_COLLECTION in app.locator("#run-context").text_content()
     assert app.evaluate("() => window.__pwned") is None
-    assert app.locator("script").count() == 2  # only plotly.min.js and app.js
+    assert app.locator("script").count() == 2  # only plotly.min.js and main.js

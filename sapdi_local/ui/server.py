@@ -1,10 +1,11 @@
 """The explorer's HTTP layer: a WSGI application that routes, encodes and serves files.
 
-``Explorer`` answers ``/`` with the page, ``/static/...`` with its script, style and
-Plotly's JavaScript (taken from the installed ``plotly`` package, so nothing comes from the
-internet), and ``/api/...`` with JSON from ``api.py``. It only answers GET and HEAD: the
-database is opened read-only and the server never changes it. ``serve`` runs it on a
-threaded ``wsgiref`` server, bound to loopback unless told otherwise.
+``Explorer`` answers ``/`` with the page, ``/static/...`` with the files of the ``static``
+folder (its style and the ES modules of its script) and Plotly's JavaScript (taken from the
+installed ``plotly`` package, so nothing comes from the internet), and ``/api/...`` with
+JSON from ``api.py``. It only answers GET and HEAD: the database is opened read-only and the
+server never changes it. ``serve`` runs it on a threaded ``wsgiref`` server, bound to
+loopback unless told otherwise.
 """
 
 from __future__ import annotations
@@ -82,6 +83,22 @@ class StaticFile:
         return self._body, self._etag
 
 
+def static_files(folder: Path) -> dict[str, StaticFile]:
+    """Every file under ``folder`` by its path there ("app.css", "views/run.js").
+
+    Only these names are served, so no address reaches outside the folder; a link that
+    resolves to somewhere outside it is left out too.
+    """
+    root = folder.resolve()
+    files = {}
+    for path in sorted(folder.rglob("*")):
+        inside = path.relative_to(folder)
+        hidden = any(part.startswith(".") for part in inside.parts)
+        if path.is_file() and not hidden and path.resolve().is_relative_to(root):
+            files[inside.as_posix()] = StaticFile(path)
+    return files
+
+
 class Explorer:
     """The WSGI application of the metrics explorer for one database file.
 
@@ -95,9 +112,7 @@ class Explorer:
         # With a host list, requests naming another host are refused: a page elsewhere
         # cannot reach a loopback server by pointing a domain name at 127.0.0.1.
         self.allowed_hosts = None if allowed_hosts is None else set(allowed_hosts)
-        self.files = {
-            name: StaticFile(STATIC_FOLDER / name) for name in ("index.html", "app.js", "app.css")
-        }
+        self.files = static_files(STATIC_FOLDER)
         self.files[PLOTLY_SCRIPT] = StaticFile(plotly_script())
 
     def close(self) -> None:
