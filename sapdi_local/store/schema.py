@@ -7,6 +7,7 @@ user_version``; the store applies them under the lock.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from typing import TYPE_CHECKING
 
@@ -173,7 +174,14 @@ def apply_migrations(connection: sqlite3.Connection, *, up_to: int = SCHEMA_VERS
 def _schema_version(connection: sqlite3.Connection, path: Path) -> int:
     """The schema version of the file at ``path``; an error if a newer sapdi-local wrote it or
     if it holds tables but is not a sapdi-local database."""
-    version = int(connection.execute("PRAGMA user_version").fetchone()[0])
+    # One statement, so one snapshot: read in two, the version could predate and the tables
+    # follow a migration that another process commits in between, and a new database being
+    # made by a second process would look like another application's file.
+    version_number, table_names = connection.execute(
+        "SELECT (SELECT user_version FROM pragma_user_version), "
+        "(SELECT json_group_array(name) FROM sqlite_master WHERE type = 'table')"
+    ).fetchone()
+    version = int(version_number)
     if version > SCHEMA_VERSION:
         raise SchemaVersionError(
             f"{path} has schema version {version}, written by a newer sapdi-local; "
@@ -181,10 +189,7 @@ def _schema_version(connection: sqlite3.Connection, path: Path) -> int:
             "(pip install -U sapdi-local)"
         )
     if version == 0:
-        tables = {
-            row[0]
-            for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")
-        }
+        tables = set(json.loads(table_names))
         if tables - {"_sqlite_migrations"}:
             raise StorageError(
                 f"{path} is an SQLite file but not a sapdi-local database (it has tables "
