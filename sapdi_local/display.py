@@ -127,24 +127,38 @@ def _metric_names(runs: Sequence[Run]) -> list[str]:
     return sorted(names)
 
 
-def runs_text(runs: Sequence[Run]) -> str:
-    if not runs:
-        return "no runs"
-    metrics = _metric_names(runs)
-    shown_metrics = metrics[:TEXT_METRIC_COLUMNS]
-    headers = ["name", "id", "status", "collection", "started (UTC)", *shown_metrics]
-    rows = [
+RUN_HEADERS = ("name", "id", "status", "collection", "started (UTC)")
+
+
+def _run_rows(
+    runs: Sequence[Run], parameters: Sequence[str], metrics: Sequence[str]
+) -> list[list[str]]:
+    """A table row per run: its fields, then the given parameters and last metric values."""
+    return [
         [
             run.name or "",
             short_id(run.id),
             run.status or "",
             run.collection_display_name or "",
             moment(run.start_time),
-            *(number(run.metrics[m]) if m in run.metrics else "" for m in shown_metrics),
+            *(run.parameters.get(p, "") for p in parameters),
+            *(number(run.metrics[m]) if m in run.metrics else "" for m in metrics),
         ]
-        for run in runs[:TEXT_ROWS]
+        for run in runs
     ]
-    lines = [f"{len(runs)} run" + ("" if len(runs) == 1 else "s"), text_table(headers, rows)]
+
+
+def _run_count(runs: Sequence[Run]) -> str:
+    return f"{len(runs)} run" + ("" if len(runs) == 1 else "s")
+
+
+def runs_text(runs: Sequence[Run]) -> str:
+    if not runs:
+        return "no runs"
+    metrics = _metric_names(runs)
+    shown_metrics = metrics[:TEXT_METRIC_COLUMNS]
+    rows = _run_rows(runs[:TEXT_ROWS], (), shown_metrics)
+    lines = [_run_count(runs), text_table([*RUN_HEADERS, *shown_metrics], rows)]
     lines.append(more_line(TEXT_ROWS, len(runs), "runs"))
     if len(metrics) > len(shown_metrics):
         lines.append(f"(metrics not shown: {', '.join(metrics[len(shown_metrics) :])})")
@@ -156,22 +170,10 @@ def runs_html(runs: Sequence[Run]) -> str:
         return "<p>no runs</p>"
     parameters = sorted({k for run in runs for k in _user_parameters(run)})
     metrics = _metric_names(runs)
-    headers = ["name", "id", "status", "collection", "started (UTC)", *parameters, *metrics]
-    rows = [
-        [
-            run.name or "",
-            short_id(run.id),
-            run.status or "",
-            run.collection_display_name or "",
-            moment(run.start_time),
-            *(run.parameters.get(p, "") for p in parameters),
-            *(number(run.metrics[m]) if m in run.metrics else "" for m in metrics),
-        ]
-        for run in runs[:HTML_ROWS]
-    ]
-    caption = f"{len(runs)} run" + ("" if len(runs) == 1 else "s")
+    rows = _run_rows(runs[:HTML_ROWS], parameters, metrics)
     more = more_line(HTML_ROWS, len(runs), "runs")
-    return html_table(headers, rows, caption) + (f"<p>{escape(more)}</p>" if more else "")
+    table = html_table([*RUN_HEADERS, *parameters, *metrics], rows, _run_count(runs))
+    return table + (f"<p>{escape(more)}</p>" if more else "")
 
 
 # ---------------------------------------------------------------- metric histories
