@@ -826,13 +826,19 @@ def _metric_names(function: str, metrics: str | Iterable[str] | None) -> list[st
     return names
 
 
+def shown_status(row: Mapping[str, Any]) -> str:
+    """A stored run's status as readers see it: RUNNING is KILLED once its process is gone."""
+    status: str = row["status"]
+    if status == RUNNING and process_is_gone(row["host"], row["pid"], row["pid_started"]):
+        return KILLED
+    return status
+
+
 def run_from_record(record: RunRecord) -> Run:
     """A stored run as the API shows it: system parameters and tag added, labels decoded,
     and a run whose process is gone shown as KILLED."""
     row = record.row
-    status = row["status"]
-    if status == RUNNING and process_is_gone(row["host"], row["pid"], row["pid_started"]):
-        status = KILLED
+    status = shown_status(row)
     import json  # imported when first needed: keeps "import tracking" light
 
     start, end = utc_from_seconds(row["start_time"]), utc_from_seconds(row["end_time"])
