@@ -123,8 +123,11 @@ def process_execution_id() -> str:
 def _project_root(start: Path) -> Path:
     """The folder holding ``.git`` above ``start``, else ``start`` itself."""
     for folder in (start, *start.parents):
-        if (folder / ".git").exists():
-            return folder
+        try:
+            if (folder / ".git").exists():
+                return folder
+        except OSError:
+            continue  # a folder this process may not look into (EACCES): not its project
     return start
 
 

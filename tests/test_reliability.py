@@ -27,12 +27,15 @@ CHILD_TIMEOUT = 120  # seconds any child may take; generous, the machine is shar
 NOBODY = 65534  # the unprivileged user and group a root test drops to
 
 
-def run_child(code: str, *args: object, timeout: float = CHILD_TIMEOUT) -> dict[str, Any]:
+def run_child(
+    code: str, *args: object, timeout: float = CHILD_TIMEOUT, cwd: Path | None = None
+) -> dict[str, Any]:
     """Run ``code`` in a fresh interpreter and return the JSON object it prints last."""
     env = {k: v for k, v in os.environ.items() if k not in CONTEXT_VARIABLES}
     result = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code), *map(str, args)],
         env=env,
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -130,6 +133,36 @@ report["runs"] = [run.id, after.id]
 print(json.dumps(report))
 """
 )
+
+
+UNSEEN_FOLDER = (
+    AS_NOBODY
+    + """
+db = Path(sys.argv[1]) / "tracking.db"
+with MLTrackingSDK(db_path=db) as sdk:  # no scenario given: it comes from the folder
+    run = sdk.start_run()
+    sdk.log_metric("loss", 0.5)
+print(json.dumps({"uid": os.geteuid(), "scenario": run.scenario, "cwd": os.getcwd()}))
+"""
+)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to make a folder nobody may enter")
+def test_a_working_folder_the_process_may_not_look_into_still_names_the_scenario(
+    open_folder: Path, tmp_path: Path
+) -> None:
+    """A process whose working folder it may not look into (a parent private to another user,
+    as a checkout in a 0700 temporary folder is to a process that dropped to nobody) starts
+    runs; the folder's name is the scenario, since no .git can be seen."""
+    private = Path(tempfile.mkdtemp(prefix="sapdi-private-"))  # 0700, owned by root
+    try:
+        work = private / "project-x"
+        work.mkdir()
+        report = run_child(UNSEEN_FOLDER, open_folder, cwd=work)
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
+    assert report["uid"] == NOBODY
+    assert report["scenario"] == "project-x"
 
 
 def test_a_read_only_database_is_refused_clearly_and_loses_nothing(open_folder: Path) -> None:
