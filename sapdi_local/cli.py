@@ -11,8 +11,9 @@ message on stderr and exit code 2; ``check`` exits 1 when a metric is out of bou
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import click
 
@@ -28,12 +29,26 @@ class TrackingGroup(click.Group):
     """Turns every TrackingError (and OS error) of a command into a CommandError."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except TrackingError as error:
-            raise CommandError(str(error)) from None
-        except OSError as error:
-            raise CommandError(str(error)) from None
+        with warnings.catch_warnings():
+            warnings.showwarning = _one_line_warning
+            try:
+                return super().invoke(ctx)
+            except TrackingError as error:
+                raise CommandError(str(error)) from None
+            except OSError as error:
+                raise CommandError(str(error)) from None
+
+
+def _one_line_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """A warning as a person reads it on a terminal: one line on stderr, no source lines."""
+    click.echo(f"warning: {message}", err=True)
 
 
 # ---------------------------------------------------------------- the command

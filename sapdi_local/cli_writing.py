@@ -25,6 +25,7 @@ from .cli_common import (
     size_text,
     table,
 )
+from .files import PRIVATE_MODE, SHARED_MODE, new_text_file, refuse_existing
 from .model import Run
 from .sdk import run_from_record
 from .selectors import delete_filter
@@ -151,6 +152,13 @@ def submit(
 @click.option("--scenario", help="Only runs of this scenario.")
 @click.option("--collection", help="Only runs in this collection.")
 @click.option("--run", "run_names", multiple=True, help="Only this run (repeatable).")
+@click.option(
+    "--shared",
+    is_flag=True,
+    help="Let every user of the machine read the files (mode 0644); by default only you can "
+    "(0600).",
+)
+@click.option("--replace", is_flag=True, help="Replace files that already exist.")
 @db_option
 @json_option
 def export(
@@ -159,10 +167,17 @@ def export(
     scenario: str | None,
     collection: str | None,
     run_names: tuple[str, ...],
+    shared: bool,
+    replace: bool,
     db: Path | None,
     as_json: bool,
 ) -> None:
     """Export runs: a consistent database copy (safe while runs are written), or CSV or JSON.
+
+    The database copy is one self-contained file, checked whole, that any SQLite client
+    opens read-only from anywhere (a read-only share, a USB stick, another user). Files
+    are private unless --shared, an existing file is refused unless --replace, and a
+    symbolic link is never written through.
 
     \b
     Examples:
@@ -170,10 +185,15 @@ def export(
       sapdi-local export results/ --format csv --collection baseline
       sapdi-local export results.json --format json --run 3f2a
     """
+    mode = SHARED_MODE if shared else PRIVATE_MODE
+    outputs = [out / "runs.csv", out / "metrics.csv"] if fmt == "csv" else [out]
+    for output in outputs:
+        refuse_existing(output, replace=replace)
     with reader(db) as store:
         selected = select_for_export(store, scenario, collection, run_names)
         if fmt == "db":
-            export_database(store, out, None if selected is None else [r.id for r in selected])
+            keep = None if selected is None else [r.id for r in selected]
+            export_database(store, out, keep, mode=mode, replace=replace)
             if as_json:
                 runs = store.counts()["runs"] if selected is None else len(selected)
                 print_json({"format": fmt, "files": [str(out)], "runs": runs})
@@ -183,7 +203,7 @@ def export(
         chosen = selected if selected is not None else all_runs(store)
         histories = read_histories(store, chosen)
     if fmt == "csv":
-        write_csv(out, chosen, histories)
+        write_csv(out, chosen, histories, mode=mode, replace=replace)
         written = [out / "runs.csv", out / "metrics.csv"]
         message = f"wrote {plural(len(chosen), 'run')} to {written[0]} and {written[1]}"
     else:
@@ -195,7 +215,8 @@ def export(
                 for name, values in metrics.items()
             ],
         }
-        out.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+        with new_text_file(out, mode=mode, replace=replace) as handle:
+            handle.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
         written = [out]
         message = f"wrote {plural(len(chosen), 'run')} to {out}"
     if as_json:
@@ -223,7 +244,9 @@ def select_for_export(
     ]
 
 
-def export_database(store: ReadOnlyStore, out: Path, keep: list[str] | None) -> None:
+def export_database(
+    store: ReadOnlyStore, out: Path, keep: list[str] | None, *, mode: int, replace: bool
+) -> None:
     bar = click.progressbar(length=1, label="copying", file=sys.stderr)
     with bar:
 
@@ -231,7 +254,7 @@ def export_database(store: ReadOnlyStore, out: Path, keep: list[str] | None) -> 
             bar.length = total
             bar.update(done - bar.pos)
 
-        store.export_copy(out, keep_runs=keep, progress=advance)
+        store.export_copy(out, keep_runs=keep, progress=advance, mode=mode, replace=replace)
 
 
 def read_histories(
@@ -249,11 +272,16 @@ def read_histories(
 
 
 def write_csv(
-    folder: Path, chosen: Sequence[Run], histories: dict[str, dict[str, list[dict[str, Any]]]]
+    folder: Path,
+    chosen: Sequence[Run],
+    histories: dict[str, dict[str, list[dict[str, Any]]]],
+    *,
+    mode: int = PRIVATE_MODE,
+    replace: bool = False,
 ) -> None:
     """runs.csv: one row per run, parameters as ``param.NAME``, tags as ``tag.NAME`` and last
     metric values as ``metric.NAME`` columns; metrics.csv: one row per stored value."""
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     base = [
         "id",
         "name",
@@ -273,7 +301,7 @@ def write_csv(
         | {f"tag.{k}" for run in chosen for k in run.tags if k != "runName"}
         | {f"metric.{k}" for run in chosen for k in run.metrics}
     )
-    with (folder / "runs.csv").open("w", newline="") as handle:
+    with new_text_file(folder / "runs.csv", mode=mode, replace=replace) as handle:
         writer = csv.DictWriter(handle, fieldnames=[*base, *extra])
         writer.writeheader()
         for run in chosen:
@@ -283,7 +311,7 @@ def write_csv(
             row.update({f"tag.{k}": v for k, v in run.tags.items()})
             row.update({f"metric.{k}": v for k, v in run.metrics.items()})
             writer.writerow({column: row.get(column, "") for column in [*base, *extra]})
-    with (folder / "metrics.csv").open("w", newline="") as handle:
+    with new_text_file(folder / "metrics.csv", mode=mode, replace=replace) as handle:
         rows = csv.writer(handle)
         rows.writerow(["run_id", "metric", "step", "value", "timestamp"])
         for run_id, metrics in histories.items():
@@ -299,8 +327,10 @@ def write_csv(
 def merge(other: Path, db: Path | None, as_json: bool) -> None:
     """Bring in another database's runs that this one lacks, with everything they hold.
 
-    Merging the same file twice adds nothing. A run present in both with different
-    content is reported as a conflict and left as it is here.
+    The other file is read and checked first; then the runs are written in one short
+    transaction. A run breaking a rule of the SDK (names, values, labels, times) is
+    skipped whole and reported. Merging the same file twice adds nothing. A run present
+    in both with different content is reported as a conflict and left as it is here.
 
     \b
     Example:
@@ -319,12 +349,15 @@ def merge(other: Path, db: Path | None, as_json: bool) -> None:
     if as_json:
         print_json(report._asdict())
         return
+    skipped = f", {len(report.skipped)} skipped" if report.skipped else ""
     click.echo(
         f"added {plural(len(report.added), 'run')}, {len(report.unchanged)} already here, "
-        f"{plural(len(report.conflicts), 'conflict')}"
+        f"{plural(len(report.conflicts), 'conflict')}{skipped}"
     )
     for run_id in report.conflicts:
         click.echo(f"conflict: run {run_id} differs here and in {other}; left unchanged")
+    for item in report.skipped:
+        click.echo(f"skipped: run {item['run']}: {item['reason']}")
 
 
 # ---------------------------------------------------------------- delete and gc

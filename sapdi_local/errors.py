@@ -62,3 +62,8 @@ class InteropError(TrackingError, RuntimeError):
 
 class PersistWarning(UserWarning):
     """An automatic persist failed; the values stay in memory and are written later."""
+
+
+class SnapshotWarning(UserWarning):
+    """A database could only be opened as a fixed snapshot (it sits in a read-only place):
+    what writers elsewhere add meanwhile is not seen."""

@@ -16,6 +16,12 @@ MAX_VALUE_LENGTH = 5000
 MAX_LABEL_JSON_LENGTH = 5000
 HISTORY_WINDOW = 1000
 MAX_METRIC_VALUE = 1.7976931348623157e308  # the largest finite double
+MAX_LABEL_DEPTH = 32  # lists and dicts inside each other; deeper JSON overflows readers' stacks
+# Times a run or a value may carry, in Unix seconds: 1678-01-01 to 2262-01-01 UTC, inside
+# what both Python's datetime and pandas' Timestamp (nanoseconds in 64 bits) can show.
+MIN_TIMESTAMP = -9214560000.0
+MAX_TIMESTAMP = 9214646400.0
+TIME_RANGE_TEXT = "1678-01-01 to 2262-01-01 UTC"
 
 
 def check_name(field: str, name: object) -> str:
@@ -105,6 +111,11 @@ def check_label(name: object, value: object) -> tuple[str, str]:
     import json  # imported when first needed: keeps "import tracking" light
 
     key = check_name("label key", name)
+    if value_depth(value) > MAX_LABEL_DEPTH:
+        raise InvalidValueError(
+            f"label {key!r} nests lists or dicts more than {MAX_LABEL_DEPTH} levels deep; "
+            "store a flatter value"
+        )
     try:
         text = json.dumps(value, allow_nan=False, ensure_ascii=False, sort_keys=True)
     except (TypeError, ValueError) as error:
@@ -119,6 +130,78 @@ def check_label(name: object, value: object) -> tuple[str, str]:
             f"{MAX_LABEL_JSON_LENGTH}: store less in one label"
         )
     return key, text
+
+
+def value_depth(value: object) -> int:
+    """How deeply lists, tuples and dicts nest in ``value`` (0 for a scalar), counted
+    without recursion and only up to one past ``MAX_LABEL_DEPTH`` (so a cycle ends too)."""
+    deepest = 0
+    pending: list[tuple[object, int]] = [(value, 0)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, Mapping):
+            children: Iterable[object] = item.values()
+        elif isinstance(item, (list, tuple)):
+            children = item
+        else:
+            continue
+        depth += 1
+        deepest = max(deepest, depth)
+        if deepest > MAX_LABEL_DEPTH:
+            return deepest
+        pending.extend((child, depth) for child in children)
+    return deepest
+
+
+def json_text_depth(text: str) -> int:
+    """How deeply arrays and objects nest in the JSON ``text``, read without parsing it,
+    so that a document too deep for ``json.loads`` is measured without overflowing."""
+    deepest = depth = 0
+    in_string = escaped = False
+    for character in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif character == "\\":
+                escaped = True
+            elif character == '"':
+                in_string = False
+        elif character == '"':
+            in_string = True
+        elif character in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif character in "]}":
+            depth -= 1
+    return deepest
+
+
+def decode_label(key: str, text: object) -> object:
+    """The value of a stored label from its JSON text, by the rules ``check_label`` keeps;
+    an ``InvalidValueError`` for text no sapdi-local writes."""
+    import json  # imported when first needed: keeps "import tracking" light
+
+    if not isinstance(text, str):
+        raise InvalidValueError(
+            f"label {key!r} is stored as {type(text).__name__}, not JSON text"
+        )
+    if len(text) > MAX_LABEL_JSON_LENGTH:
+        raise InvalidValueError(
+            f"label {key!r} is {len(text)} characters as JSON; the limit is "
+            f"{MAX_LABEL_JSON_LENGTH}"
+        )
+    if json_text_depth(text) > MAX_LABEL_DEPTH:
+        raise InvalidValueError(
+            f"label {key!r} nests lists or dicts more than {MAX_LABEL_DEPTH} levels deep"
+        )
+
+    def refuse_constant(name: str) -> object:
+        raise ValueError(f"{name} is not a finite number")
+
+    try:
+        return json.loads(text, parse_constant=refuse_constant)
+    except ValueError as error:
+        raise InvalidValueError(f"label {key!r} is not valid JSON: {error}") from None
 
 
 def check_metric_value(name: str, value: object) -> float:
@@ -181,11 +264,12 @@ def check_timestamp(name: str, timestamp: object) -> float:
 
     if isinstance(timestamp, datetime):
         try:
-            return timestamp.timestamp()
+            moment = timestamp.timestamp()
         except (OverflowError, ValueError, OSError) as error:
             raise InvalidValueError(
                 f"timestamp of metric {name!r} ({timestamp!r}) has no Unix time: {error}"
             ) from None
+        return check_time_range(f"timestamp of metric {name!r}", moment)
     import numbers  # imported when first needed, like datetime above
 
     # Any real number is seconds, as for metric values: numpy scalars and Decimal included.
@@ -210,6 +294,17 @@ def check_timestamp(name: str, timestamp: object) -> float:
         raise wrong_type from None
     if not math.isfinite(seconds):
         raise InvalidValueError(f"timestamp of metric {name!r} must be finite, got {timestamp!r}")
+    return check_time_range(f"timestamp of metric {name!r}", seconds)
+
+
+def check_time_range(field: str, seconds: float) -> float:
+    """Return ``seconds`` if it lies in the range of times every reader can show."""
+    if not MIN_TIMESTAMP <= seconds <= MAX_TIMESTAMP:
+        raise InvalidValueError(
+            f"{field} is {seconds!r} Unix seconds, outside {TIME_RANGE_TEXT} "
+            f"({MIN_TIMESTAMP:.0f} to {MAX_TIMESTAMP:.0f}); give the time in seconds (not "
+            "milliseconds) or as a datetime"
+        )
     return seconds
 
 

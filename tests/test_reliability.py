@@ -178,7 +178,7 @@ def test_a_read_only_database_is_refused_clearly_and_loses_nothing(open_folder: 
     assert report["uid"] != 0
     for call in ("start_run", "persist"):
         message = str(report[call])
-        assert message.startswith(f"cannot write to {db}: attempt to write a readonly database")
+        assert message.startswith(f"cannot write to {db}: this process may not write it here")
         assert f"make {db}" in message and "writable (chmod u+w)" in message
         assert "logged values are kept" in message
     assert report["pending"] is True

@@ -8,8 +8,10 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ..errors import StorageError
-from .database import FILE_MODE
+from ..errors import StorageError, TrackingError
+from ..files import publish, refuse_existing, temporary_beside
+from ..run_rules import check_run_content
+from .imported import ImportedRun, import_runs
 from .schema import _RUN_COLUMNS, RUN_CHILD_TABLES
 
 if TYPE_CHECKING:
@@ -27,26 +29,40 @@ def _export_copy(
     *,
     keep_runs: Sequence[str] | None,
     progress: Callable[[int, int], None] | None,
+    mode: int,
+    replace: bool,
 ) -> None:
-    """The copy ``ReadOnlyStore.export_copy`` makes: a backup of ``store`` into ``target``."""
-    if target.exists():
-        raise StorageError(f"{target} already exists; remove it or choose another file")
-    os.close(os.open(target, os.O_CREAT | os.O_RDWR | os.O_EXCL, FILE_MODE))
-    copy = sqlite3.connect(target, isolation_level=None)
+    """The copy ``ReadOnlyStore.export_copy`` makes: a backup of ``store`` made beside
+    ``target``, self-contained (no write-ahead log, so it opens read-only anywhere), checked
+    whole, then put in place with ``mode``."""
+    refuse_existing(target, replace=replace)
+    temporary = temporary_beside(target)
+    copy = sqlite3.connect(temporary, isolation_level=None)
     try:
         with store._thread_lock:
             store.connection().backup(copy, pages=256, progress=_page_progress(progress))
         if keep_runs is not None:
             _keep_only(copy, keep_runs)
+        # A rollback journal instead of the source's write-ahead log: a reader on a
+        # read-only folder or mount needs no -wal or -shm file beside the copy.
+        copy.execute("PRAGMA journal_mode=DELETE")
+        problems = [row[0] for row in copy.execute("PRAGMA integrity_check")]
+        if problems != ["ok"]:
+            raise StorageError(
+                f"the copy of {store.path} failed SQLite's integrity check "
+                f"({'; '.join(problems[:3])}) and was not written; check the database with "
+                f"`sqlite3 {store.path} 'PRAGMA integrity_check'`"
+            )
     except sqlite3.Error as error:
         copy.close()
-        target.unlink()
+        temporary.unlink(missing_ok=True)
         raise StorageError(f"cannot copy {store.path} to {target}: {error}") from error
     except BaseException:
         copy.close()
-        target.unlink()
+        temporary.unlink(missing_ok=True)
         raise
     copy.close()
+    publish(temporary, target, mode=mode, replace=replace)
 
 
 def _page_progress(
@@ -78,21 +94,13 @@ def _keep_only(connection: sqlite3.Connection, run_ids: Sequence[str]) -> None:
 
 
 class MergeReport(NamedTuple):
-    """What a merge did: runs added, runs already present unchanged, and conflicting ids."""
+    """What a merge did: runs added, runs already present unchanged, conflicting ids, and
+    runs refused by the rules (``{"run": id, "reason": ...}``), none of whose rows entered."""
 
     added: list[str]
     unchanged: list[str]
     conflicts: list[str]
-
-
-_CHILD_TABLES = {
-    "parameters": "name, value",
-    "tags": "name, value",
-    "labels": "name, value",
-    "latest_metrics": "name, seq, step, timestamp, value",
-    "metrics": "name, seq, step, timestamp, value",
-}
-_MERGE_CHUNK = 50  # runs per step: small enough for a progress bar to move
+    skipped: list[dict[str, str]]
 
 
 def merge_from(
@@ -103,84 +111,73 @@ def merge_from(
 ) -> MergeReport:
     """Bring into ``store`` the runs of ``other`` whose ids it lacks, with all their rows.
 
-    One transaction under the lock: all or nothing. A run present in both with the same
-    content is left alone (so merging twice adds nothing); with different content it is
-    reported as a conflict and never overwritten. ``progress(runs)`` is called per step.
+    ``other`` is read whole and every run checked by the rules of the SDK's own calls
+    first, without the lock; then the runs that pass are written in one short transaction
+    under the lock: all or nothing. A run that breaks a rule is skipped whole and reported.
+    A run present in both with the same content is left alone (so merging twice adds
+    nothing); with different content it is reported as a conflict and never overwritten.
+    ``progress(runs)`` is called as runs are written.
 
     >>> merge_from(Store(Path("mine.db")), ReadOnlyStore(Path("theirs.db"))).added
     ['3f2a...']
     """
-    other.connection()  # checks the other file: it exists and is a current tracking database
-    with store._thread_lock:
-        connection = store.connection()
-        with store._locked():
-            # ATTACH is refused inside a transaction: attach first, then begin.
-            connection.execute("ATTACH DATABASE ? AS other", (str(other.path),))
-            try:
-                return _merge_attached(store, connection, progress)
-            except sqlite3.Error as error:
-                raise store._storage_error("merge into", error) from error
-            finally:
-                if connection.in_transaction:
-                    connection.execute("ROLLBACK")
-                connection.execute("DETACH DATABASE other")
-
-
-def _merge_attached(
-    store: Store, connection: sqlite3.Connection, progress: Callable[[int], None] | None
-) -> MergeReport:
-    connection.execute("BEGIN IMMEDIATE")
-    theirs = [row[0] for row in connection.execute("SELECT id FROM other.runs ORDER BY key")]
-    ours = set(store._run_keys(connection, theirs))
-    added = [run_id for run_id in theirs if run_id not in ours]
-    unchanged: list[str] = []
-    conflicts: list[str] = []
-    for run_id in theirs:
-        if run_id in ours:
-            same = _run_content(connection, "main", run_id) == _run_content(
-                connection, "other", run_id
-            )
-            (unchanged if same else conflicts).append(run_id)
-    if progress is not None and ours:
-        progress(len(ours))
-    for start in range(0, len(added), _MERGE_CHUNK):
-        chunk = added[start : start + _MERGE_CHUNK]
-        _copy_runs(connection, chunk)
-        if progress is not None:
-            progress(len(chunk))
-    connection.execute("COMMIT")
-    return MergeReport(added, unchanged, conflicts)
-
-
-def _copy_runs(connection: sqlite3.Connection, run_ids: list[str]) -> None:
-    marks = ", ".join("?" for _ in run_ids)
-    connection.execute(
-        f"INSERT INTO main.runs ({_RUN_COLUMNS}) SELECT {_RUN_COLUMNS} FROM other.runs "
-        f"WHERE id IN ({marks}) ORDER BY key",
-        run_ids,
-    )
-    for table, columns in _CHILD_TABLES.items():
-        selected = ", ".join(f"t.{column.strip()}" for column in columns.split(","))
-        connection.execute(
-            f"INSERT INTO main.{table} (run_key, {columns}) "
-            f"SELECT mine.key, {selected} FROM other.{table} AS t "
-            "JOIN other.runs AS theirs ON theirs.key = t.run_key "
-            f"JOIN main.runs AS mine ON mine.id = theirs.id WHERE theirs.id IN ({marks})",
-            run_ids,
+    if _same_file(store.path, other.path):
+        raise StorageError(
+            f"{other.path} is the database being merged into ({store.path}); merge another file"
         )
+    runs, skipped = read_checked_runs(other)
+    report = import_runs(store, runs, progress=progress)
+    return MergeReport(report.added, report.unchanged, report.conflicts, skipped)
 
 
-def _run_content(connection: sqlite3.Connection, schema: str, run_id: str) -> list[Any]:
-    """Everything stored for one run in ``schema`` (main or other), keys left out."""
-    (key, *row) = connection.execute(
-        f"SELECT key, {_RUN_COLUMNS} FROM {schema}.runs WHERE id = ?", (run_id,)
-    ).fetchone()
-    content: list[Any] = [row]
-    for table, columns in _CHILD_TABLES.items():
-        content.append(
-            connection.execute(
-                f"SELECT {columns} FROM {schema}.{table} WHERE run_key = ? ORDER BY {columns}",
-                (key,),
-            ).fetchall()
+def _same_file(first: Path, second: Path) -> bool:
+    try:
+        return os.path.samefile(first, second)
+    except OSError:  # one of them does not exist yet: they cannot be one file
+        return False
+
+
+def read_checked_runs(other: ReadOnlyStore) -> tuple[list[ImportedRun], list[dict[str, str]]]:
+    """Every run of ``other`` with all its rows, read in one snapshot, and the runs that
+    break a rule (``{"run": id, "reason": ...}``), left out whole."""
+    with other._reading() as connection:
+        rows = connection.execute(f"SELECT key, {_RUN_COLUMNS} FROM runs ORDER BY key")
+        columns = [description[0] for description in rows.description][1:]
+        by_key = {row[0]: dict(zip(columns, row[1:], strict=True)) for row in rows.fetchall()}
+        pairs: dict[str, dict[Any, dict[Any, Any]]] = {}
+        for table in ("parameters", "tags", "labels"):
+            pairs[table] = {}
+            for key, name, value in connection.execute(
+                f"SELECT run_key, name, value FROM {table} ORDER BY run_key, name"
+            ):
+                pairs[table].setdefault(key, {})[name] = value
+        metrics: dict[Any, dict[Any, list[tuple[Any, Any, Any, Any]]]] = {}
+        for key, name, seq, value, step, timestamp in connection.execute(
+            "SELECT run_key, name, seq, value, step, timestamp FROM metrics "
+            "ORDER BY run_key, name, seq"
+        ):
+            metrics.setdefault(key, {}).setdefault(name, []).append((seq, value, step, timestamp))
+    runs: list[ImportedRun] = []
+    skipped: list[dict[str, str]] = []
+    for key, row in by_key.items():
+        run = ImportedRun(
+            row=row,
+            parameters=pairs["parameters"].get(key, {}),
+            tags=pairs["tags"].get(key, {}),
+            labels=pairs["labels"].get(key, {}),
+            metrics=metrics.get(key, {}),
         )
-    return content
+        try:
+            check_run_content(run.row, run.parameters, run.tags, run.labels, run.metrics)
+        except TrackingError as error:
+            skipped.append({"run": shown_id(row.get("id")), "reason": str(error)})
+        else:
+            runs.append(run)
+    return runs, skipped
+
+
+def shown_id(value: object) -> str:
+    """A run id as a report shows it: short and printable, whatever the file held."""
+    text = value if isinstance(value, str) else repr(value)
+    text = text.encode("unicode_escape").decode("ascii")
+    return text if len(text) <= 64 else text[:61] + "..."

@@ -11,17 +11,30 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import LockTimeoutError, RunNotFoundError, StorageError, TrackingError
+from ..errors import (
+    LockTimeoutError,
+    RunNotFoundError,
+    SchemaVersionError,
+    SnapshotWarning,
+    StorageError,
+    TrackingError,
+)
 from ..paths import lock_path_for
-from .schema import SCHEMA_VERSION, _schema_version, apply_migrations
+from .places import network_write_refusal, read_only_reason
+from .schema import (
+    OLDEST_READABLE_VERSION,
+    SCHEMA_VERSION,
+    _schema_version,
+    apply_migrations,
+)
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from filelock import FileLock
 
     from .writing import PersistBatch
@@ -45,6 +58,12 @@ class Database:
         self._file_lock: FileLock | None = None
         self._opened_in_pid = -1
         self._thread_lock = threading.RLock()
+        # Why this process may only read the file (a read-only place, a network
+        # filesystem), said by every write; None where it may write.
+        self._write_refusal: str | None = None
+        # Set when the file could only be opened as a fixed snapshot: what a reader misses.
+        self.snapshot_note: str | None = None
+        self._lock_started = 0.0
 
     # ---- opening
 
@@ -60,6 +79,20 @@ class Database:
         return self._connection
 
     def _open(self) -> sqlite3.Connection:
+        self._write_refusal = None
+        self.snapshot_note = None
+        refusal = network_write_refusal(self.path)
+        if self.path.is_file():
+            reason = read_only_reason(self.path)
+            if refusal is None and reason is not None:
+                refusal = f"this process may not write it here; {self._read_only_advice()}"
+            if refusal is not None:
+                # Read without writing anything; a write says why it cannot be made.
+                reading, _, self.snapshot_note = open_read_only(self.path)
+                self._write_refusal = refusal
+                return reading
+        elif refusal is not None:
+            raise StorageError(f"cannot create a database at {self.path}: {refusal}")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         except OSError as error:
@@ -74,36 +107,28 @@ class Database:
                 with self._locked():
                     # Created here, not by sqlite3, so that only the owner can read it.
                     os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, FILE_MODE))
-            connection = sqlite3.connect(
-                self.path,
-                timeout=BUSY_TIMEOUT_SECONDS,
-                isolation_level=None,
-                check_same_thread=False,
-            )
+            connection = _connect(str(self.path))
             version = _schema_version(connection, self.path)
             if version != SCHEMA_VERSION:
                 with self._locked():
+                    self._bound_busy_wait(connection, self._lock_started)
                     self._migrate(connection)
             connection.execute("PRAGMA synchronous=NORMAL")
             return connection
         except sqlite3.DatabaseError as error:
-            if connection is not None:
-                connection.close()
+            _close_quietly(connection)
             raise self._storage_error("open", error) from error
         except TrackingError:
-            if connection is not None:
-                connection.close()
+            _close_quietly(connection)
             raise
         except OSError as error:
-            if connection is not None:
-                connection.close()
+            _close_quietly(connection)
             raise StorageError(
                 f"cannot create or open {self.path}: {error.strerror or error}; choose a "
                 "writable location with SAPDI_LOCAL_DB or db_path="
             ) from error
         except BaseException:
-            if connection is not None:
-                connection.close()
+            _close_quietly(connection)
             raise
 
     def _lock(self) -> FileLock:
@@ -144,6 +169,7 @@ class Database:
         lock = self._lock()
         from filelock import Timeout
 
+        self._lock_started = time.monotonic()
         try:
             lock.acquire()
         except Timeout:
@@ -169,8 +195,14 @@ class Database:
         the commit never has it written twice."""
         with self._thread_lock:
             connection = self.connection()
+            if self._write_refusal is not None:
+                self.close()  # the place may have become writable since it was opened
+                connection = self.connection()
+                if self._write_refusal is not None:
+                    raise StorageError(f"cannot write to {self.path}: {self._write_refusal}")
             with self._locked():
                 try:
+                    self._bound_busy_wait(connection, self._lock_started)
                     connection.execute("BEGIN IMMEDIATE")
                     yield connection
                     connection.execute("COMMIT")
@@ -190,6 +222,12 @@ class Database:
                         connection.execute("ROLLBACK")
                     raise
 
+    def _bound_busy_wait(self, connection: sqlite3.Connection, since: float) -> None:
+        """Let SQLite wait for its own write lock (held by a process that ignores our lock
+        file) only for what is left of ``lock_timeout``, so that one bound covers both."""
+        left = self.lock_timeout - (time.monotonic() - since)
+        connection.execute(f"PRAGMA busy_timeout = {max(int(left * 1000), 0)}")
+
     @contextmanager
     def _reading(self) -> Iterator[sqlite3.Connection]:
         """One read transaction without the file lock: every query in it sees one snapshot,
@@ -208,8 +246,17 @@ class Database:
 
     def _storage_error(self, action: str, error: sqlite3.Error) -> StorageError:
         text = str(error)
+        reading = action == "read"
         if "not a database" in text or "malformed" in text:
             advice = "the file is damaged or not a database: move it away and start a new one"
+        elif "locked" in text and not reading:
+            return LockTimeoutError(
+                f"cannot {action} {self.path}: another process held SQLite's write lock for "
+                f"the whole {self.lock_timeout:g} s of lock_timeout; nothing logged is lost: "
+                "persist again later, or raise lock_timeout"
+            )
+        elif reading:
+            advice = "check that the file is a complete sapdi-local database you may read"
         elif _is_read_only(error):
             advice = self._read_only_advice()
         elif "full" in text:
@@ -268,3 +315,107 @@ def _is_read_only(error: sqlite3.Error) -> bool:
 def _chunks(items: list[Any]) -> Iterator[list[Any]]:
     for start in range(0, len(items), _IN_CHUNK):
         yield items[start : start + _IN_CHUNK]
+
+
+def _connect(target: str, *, uri: bool = False) -> sqlite3.Connection:
+    return sqlite3.connect(
+        target,
+        uri=uri,
+        timeout=BUSY_TIMEOUT_SECONDS,
+        isolation_level=None,
+        check_same_thread=False,
+    )
+
+
+def _close_quietly(connection: sqlite3.Connection | None) -> None:
+    if connection is not None:
+        connection.close()
+
+
+# SQLite's answers when a read-only connection cannot make or use the shared-memory index
+# of a write-ahead log beside the file (a read-only folder or mount, another user's files).
+_NO_SHARED_INDEX = (
+    "SQLITE_READONLY_DIRECTORY",
+    "SQLITE_READONLY_CANTINIT",
+    "SQLITE_READONLY_RECOVERY",
+    "SQLITE_READONLY_CANTLOCK",
+    "SQLITE_CANTOPEN",
+)
+
+
+def open_read_only(path: Path) -> tuple[sqlite3.Connection, int, str | None]:
+    """A connection that can only read ``path``, the file's schema version, and a note of
+    what it cannot see, if anything. Never writes to the file or beside it.
+
+    Where SQLite cannot share the write-ahead log's index (a read-only place), the file
+    is read as a fixed snapshot (``immutable``): then writers elsewhere cannot be seen, and
+    the note says so.
+    """
+    uri = path.absolute().as_uri()
+    connection: sqlite3.Connection | None = None
+    try:
+        connection = _connect(f"{uri}?mode=ro", uri=True)
+        return connection, _readable_version(connection, path), None
+    except sqlite3.OperationalError as error:
+        _close_quietly(connection)
+        connection = None
+        if getattr(error, "sqlite_errorname", "") not in _NO_SHARED_INDEX:
+            raise _read_error(path, error) from error
+    except sqlite3.DatabaseError as error:
+        _close_quietly(connection)
+        raise _read_error(path, error) from error
+    except BaseException:
+        _close_quietly(connection)
+        raise
+    try:
+        connection = _connect(f"{uri}?mode=ro&immutable=1", uri=True)
+        version = _readable_version(connection, path)
+    except sqlite3.DatabaseError as error:
+        _close_quietly(connection)
+        raise _read_error(path, error) from error
+    except BaseException:
+        _close_quietly(connection)
+        raise
+    note = (
+        f"{path} sits where SQLite cannot share it with writers (a read-only folder or "
+        "mount): it is read as a snapshot, and runs that writers elsewhere add meanwhile "
+        "are not seen"
+    )
+    wal = path.with_name(path.name + "-wal")
+    if wal.exists() and wal.stat().st_size > 0:
+        note += (
+            f"; the last writes, still in {wal.name} ({wal.stat().st_size} bytes), are not "
+            "read: ask its writer to close it or to `sapdi-local export` a copy"
+        )
+    import warnings
+
+    warnings.warn(note, SnapshotWarning, stacklevel=2)
+    return connection, version, note
+
+
+def _readable_version(connection: sqlite3.Connection, path: Path) -> int:
+    version = _schema_version(connection, path)
+    if version == 0:
+        raise StorageError(
+            f"{path} holds no sapdi-local database yet (it is empty); runs are written by the "
+            "SDK (tracking.start_run) or `sapdi-local submit`, or choose another file with "
+            "--db PATH or SAPDI_LOCAL_DB"
+        )
+    if version < OLDEST_READABLE_VERSION:
+        raise SchemaVersionError(
+            f"{path} has schema version {version}, older than this sapdi-local reads "
+            f"({OLDEST_READABLE_VERSION} or newer); open it once with the SDK or "
+            "`sapdi-local submit` where it may be written, which upgrades it, then read it"
+        )
+    return version
+
+
+def _read_error(path: Path, error: sqlite3.Error) -> StorageError:
+    text = str(error)
+    if "not a database" in text or "malformed" in text:
+        advice = "the file is damaged or not a database; ask for a new copy"
+    elif "unable to open" in text:
+        advice = "check that the file exists and that you may read it"
+    else:
+        advice = "check that the file is a complete sapdi-local database you may read"
+    return StorageError(f"cannot read {path}: {text}; {advice}")

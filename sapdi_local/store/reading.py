@@ -6,11 +6,10 @@ from __future__ import annotations
 import sqlite3
 from typing import TYPE_CHECKING, Any
 
-from ..errors import SchemaVersionError, StorageError
+from ..errors import StorageError
 from .copying import _export_copy
-from .database import BUSY_TIMEOUT_SECONDS
+from .database import FILE_MODE, open_read_only
 from .queries import RunQueries
-from .schema import SCHEMA_VERSION, _schema_version
 from .selection import (
     _ORDER_EXPRESSIONS,
     ORDER_KINDS,
@@ -47,41 +46,8 @@ class ReadOnlyStore(RunQueries):
             )
         if not self.path.is_file():
             raise StorageError(f"{self.path} is not a file; choose a database file with --db PATH")
-        connection: sqlite3.Connection | None = None
-        try:
-            # mode=ro: SQLite itself refuses any write through this connection.
-            connection = sqlite3.connect(
-                f"{self.path.as_uri()}?mode=ro",
-                uri=True,
-                timeout=BUSY_TIMEOUT_SECONDS,
-                isolation_level=None,
-                check_same_thread=False,
-            )
-            version = _schema_version(connection, self.path)
-        except sqlite3.DatabaseError as error:
-            if connection is not None:
-                connection.close()
-            raise self._storage_error("open", error) from error
-        except BaseException:
-            if connection is not None:
-                connection.close()
-            raise
-        if version != SCHEMA_VERSION:
-            connection.close()
-            raise self._old_schema_error(version)
+        connection, _, self.snapshot_note = open_read_only(self.path)
         return connection
-
-    def _old_schema_error(self, version: int) -> StorageError:
-        if version == 0:
-            return StorageError(
-                f"{self.path} is not a sapdi-local database (it holds no runs table); choose "
-                "another file with --db PATH or SAPDI_LOCAL_DB"
-            )
-        return SchemaVersionError(
-            f"{self.path} has schema version {version}, older than this sapdi-local's "
-            f"{SCHEMA_VERSION}; open it once for writing (any SDK write, or `sapdi-local "
-            "submit`) to upgrade it, then read it again"
-        )
 
     # ---- summaries
 
@@ -221,8 +187,15 @@ class ReadOnlyStore(RunQueries):
         *,
         keep_runs: Sequence[str] | None = None,
         progress: Callable[[int, int], None] | None = None,
+        mode: int = FILE_MODE,
+        replace: bool = False,
     ) -> None:
         """Copy the database to a new file ``target`` with SQLite's backup API: one consistent
-        snapshot, safe while writers run. With ``keep_runs``, the copy holds only those runs.
-        ``progress(done, total)`` is called with pages copied."""
-        _export_copy(self, target, keep_runs=keep_runs, progress=progress)
+        snapshot, safe while writers run, in one self-contained file (no -wal or -shm needed)
+        that passed SQLite's integrity check. With ``keep_runs``, the copy holds only those
+        runs. ``progress(done, total)`` is called with pages copied. The copy is private
+        (``mode`` 0600) unless another mode is given; an existing ``target`` is an error
+        unless ``replace``, and a symbolic link there is replaced, never written through."""
+        _export_copy(
+            self, target, keep_runs=keep_runs, progress=progress, mode=mode, replace=replace
+        )

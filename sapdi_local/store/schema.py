@@ -17,6 +17,9 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 MIGRATION_SET = "sapdi-local"
+# PRAGMA application_id of our files ("SAPD" in ASCII): a file without it is not ours,
+# unless its migration records show an older release of ours wrote it.
+APPLICATION_ID = 0x53415044
 
 
 # The numbered schema migrations, each a list of SQL statements, applied in order under
@@ -129,8 +132,29 @@ MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
             )""",
         ),
     ),
+    (
+        # The mark that tells our files from any other SQLite file, checked before anything
+        # is written to a file.
+        "0004_application_id",
+        (f"PRAGMA application_id = {APPLICATION_ID}",),
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
+# Files of schema version 3 differ from 4 only by the application_id mark, which reads never
+# need: a reader (who may not write, and so cannot migrate) opens them as they are.
+OLDEST_READABLE_VERSION = 3
+# The tables each schema version holds, by the version that made them.
+_TABLES_SINCE = {
+    "_sqlite_migrations": 1,
+    "runs": 1,
+    "parameters": 1,
+    "tags": 1,
+    "labels": 1,
+    "metrics": 1,
+    "latest_metrics": 1,
+    "pushed_runs": 3,
+    "pushed_metrics": 3,
+}
 # Tables holding rows of a run, besides ``runs`` itself: deleting a run deletes from each.
 RUN_CHILD_TABLES = (
     "metrics",
@@ -172,28 +196,84 @@ def apply_migrations(connection: sqlite3.Connection, *, up_to: int = SCHEMA_VERS
 
 
 def _schema_version(connection: sqlite3.Connection, path: Path) -> int:
-    """The schema version of the file at ``path``; an error if a newer sapdi-local wrote it or
-    if it holds tables but is not a sapdi-local database."""
-    # One statement, so one snapshot: read in two, the version could predate and the tables
-    # follow a migration that another process commits in between, and a new database being
-    # made by a second process would look like another application's file.
-    version_number, table_names = connection.execute(
-        "SELECT (SELECT user_version FROM pragma_user_version), "
-        "(SELECT json_group_array(name) FROM sqlite_master WHERE type = 'table')"
-    ).fetchone()
-    version = int(version_number)
-    if version > SCHEMA_VERSION:
-        raise SchemaVersionError(
-            f"{path} has schema version {version}, written by a newer sapdi-local; "
-            f"this one reads up to version {SCHEMA_VERSION}: upgrade sapdi-local "
-            "(pip install -U sapdi-local)"
-        )
-    if version == 0:
-        tables = set(json.loads(table_names))
-        if tables - {"_sqlite_migrations"}:
-            raise StorageError(
-                f"{path} is an SQLite file but not a sapdi-local database (it has tables "
-                f"{', '.join(sorted(tables))}); choose another file with SAPDI_LOCAL_DB or "
-                "db_path="
+    """The schema version of the file at ``path``, once it is known to be ours: an error
+    if a newer sapdi-local wrote it, or if it is any other application's SQLite file.
+
+    Reads only, so a file that is not ours is refused before a byte of it changes. A file
+    is ours when it carries our ``application_id``; files of releases before that mark are
+    recognised by their migration records, which only our migrations write. An empty file
+    (no tables, no marks) is a new database."""
+    # One read transaction, so one snapshot: read apart, the version could predate and the
+    # tables follow a migration that another process commits in between, and a database
+    # being made by a second process would look like another application's file.
+    began = not connection.in_transaction
+    if began:
+        connection.execute("BEGIN")
+    try:
+        version, application_id, objects = connection.execute(
+            "SELECT (SELECT user_version FROM pragma_user_version), "
+            "(SELECT application_id FROM pragma_application_id), "
+            "(SELECT json_group_object(name, type) FROM sqlite_master "
+            " WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%')"
+        ).fetchone()
+        kinds: dict[str, str] = json.loads(objects)
+        records: list[tuple[str, str]] = []
+        if kinds.get("_sqlite_migrations") == "table":
+            records = connection.execute(
+                "SELECT migration_set, name FROM _sqlite_migrations ORDER BY id"
+            ).fetchall()
+    finally:
+        if began and connection.in_transaction:
+            connection.execute("COMMIT")
+    version = int(version)
+    ours = [name for migration_set, name in records if migration_set == MIGRATION_SET]
+    if application_id == APPLICATION_ID:
+        if version > SCHEMA_VERSION:
+            raise SchemaVersionError(
+                f"{path} has schema version {version}, written by a newer sapdi-local; "
+                f"this one reads up to version {SCHEMA_VERSION}: upgrade sapdi-local "
+                "(pip install -U sapdi-local)"
             )
-    return version
+        _require_tables(path, kinds, version)
+        return version
+    if application_id == 0 and version == 0 and not set(kinds) - {"_sqlite_migrations"}:
+        if len(ours) == len(records):
+            return 0  # a new, empty database
+    elif (
+        application_id == 0
+        and 0 < version <= SCHEMA_VERSION
+        and records == [(MIGRATION_SET, name) for name, _ in MIGRATIONS[:version]]
+    ):
+        _require_tables(path, kinds, version)
+        return version  # written by a release before the application_id mark
+    found = _describe(application_id, version, kinds)
+    raise StorageError(
+        f"{path} is an SQLite file but not a sapdi-local database ({found}); nothing in it was "
+        "changed; choose another file with SAPDI_LOCAL_DB, --db or db_path="
+    )
+
+
+def _describe(application_id: int, version: int, kinds: dict[str, str]) -> str:
+    parts = []
+    if application_id:
+        parts.append(f"application_id {application_id}")
+    if version:
+        parts.append(f"user_version {version}")
+    if kinds:
+        names = sorted(kinds)
+        shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
+        parts.append(f"tables {shown}")
+    return "; ".join(parts) or "unmarked"
+
+
+def _require_tables(path: Path, kinds: dict[str, str], version: int) -> None:
+    """The tables a file at ``version`` must hold, as tables (never views): a file marked as
+    ours without them is damaged, and reading it could run anything a view holds."""
+    needed = [name for name, since in _TABLES_SINCE.items() if since <= version]
+    missing = [name for name in needed if kinds.get(name) != "table"]
+    if missing:
+        raise StorageError(
+            f"{path} is marked as a sapdi-local database but lacks the tables "
+            f"{', '.join(missing)}; the file is damaged: move it away and start a new one, or "
+            "restore it from a copy"
+        )
