@@ -23,6 +23,7 @@ from .imported import ImportedRun, ImportReport, import_runs
 from .push_records import PushState
 from .reading import ReadOnlyStore
 from .schema import (
+    APPLICATION_ID,
     MIGRATION_SET,
     MIGRATIONS,
     MIGRATIONS_TABLE,
@@ -35,6 +36,7 @@ from .writing import RUN_UPDATE_COLUMNS, PersistBatch, Store
 from .writing import _collector_paused as _collector_paused  # a test pauses the collector
 
 __all__ = [
+    "APPLICATION_ID",
     "BUSY_TIMEOUT_SECONDS",
     "DEFAULT_LOCK_TIMEOUT",
     "FILE_MODE",

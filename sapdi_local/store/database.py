@@ -12,6 +12,7 @@ import os
 import sqlite3
 import threading
 import time
+import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -197,7 +198,9 @@ class Database:
             connection = self.connection()
             if self._write_refusal is not None:
                 self.close()  # the place may have become writable since it was opened
-                connection = self.connection()
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", SnapshotWarning)  # said once, at first open
+                    connection = self.connection()
                 if self._write_refusal is not None:
                     raise StorageError(f"cannot write to {self.path}: {self._write_refusal}")
             with self._locked():
@@ -387,8 +390,6 @@ def open_read_only(path: Path) -> tuple[sqlite3.Connection, int, str | None]:
             f"; the last writes, still in {wal.name} ({wal.stat().st_size} bytes), are not "
             "read: ask its writer to close it or to `sapdi-local export` a copy"
         )
-    import warnings
-
     warnings.warn(note, SnapshotWarning, stacklevel=2)
     return connection, version, note
 

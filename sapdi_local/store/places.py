@@ -50,7 +50,7 @@ NETWORK_FILESYSTEMS = frozenset(
 )
 
 
-def filesystem_type(path: Path, *, mountinfo: Path = MOUNTINFO) -> str | None:
+def filesystem_type(path: Path, *, mountinfo: Path | None = None) -> str | None:
     """The type of the filesystem holding ``path`` (or the folder it would be made in), as
     the kernel names it (``ext4``, ``nfs4``, ``fuse.sshfs``); None where the mount table
     cannot be read (not Linux).
@@ -59,7 +59,7 @@ def filesystem_type(path: Path, *, mountinfo: Path = MOUNTINFO) -> str | None:
     'proc'
     """
     try:
-        table = mountinfo.read_text(encoding="utf-8", errors="surrogateescape")
+        table = (mountinfo or MOUNTINFO).read_text(encoding="utf-8", errors="surrogateescape")
     except OSError:
         return None
     place = _existing_ancestor(path)
@@ -80,7 +80,7 @@ def is_network_filesystem(fstype: str | None) -> bool:
     return fstype is not None and fstype in NETWORK_FILESYSTEMS
 
 
-def network_write_refusal(path: Path, *, mountinfo: Path = MOUNTINFO) -> str | None:
+def network_write_refusal(path: Path, *, mountinfo: Path | None = None) -> str | None:
     """Why ``path`` must not be written to, when it sits on a network filesystem and the
     user has not said that only one machine writes to it; else None."""
     fstype = filesystem_type(path, mountinfo=mountinfo)
