@@ -82,7 +82,12 @@ def ui(
     if open_browser:
         import webbrowser
 
-        webbrowser.open(address)
+        if not webbrowser.open(address):
+            click.echo(
+                f"  could not open a web browser here (none found, or it failed): open {address} "
+                "yourself, or set BROWSER to the command of one",
+                err=True,
+            )
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -25,9 +26,10 @@ from .cli_common import (
     size_text,
     table,
 )
+from .errors import TrackingError
 from .files import PRIVATE_MODE, SHARED_MODE, new_text_file, refuse_existing
-from .model import Run
-from .sdk import run_from_record
+from .model import RUNNING, Run
+from .sdk import MLTrackingSDK, run_from_record
 from .selectors import delete_filter
 from .store import ReadOnlyStore, RunFilter, Store, merge_from
 from .validation import check_metric_value, check_name, check_parameter, check_tag
@@ -48,21 +50,49 @@ def metric_number(name: str, value: object) -> float:
     return check_metric_value(check_name("metric name", name), value)
 
 
+MAX_PAYLOAD_BYTES = 16 * 1024 * 1024  # far above any real metrics payload
+MAX_SUBMITTED_METRICS = 10_000  # one run's metrics in one call; more is a misuse or an attack
+
+
 def read_payload(text: str) -> dict[str, Any]:
     """The Submit Metrics operator's payload: a flat JSON object of name to number."""
+    example = 'expected an object such as {"RMSE": "0.31", "n": "1200"}'
+    if not text.strip():
+        raise CommandError(f"stdin is empty: nothing to submit; {example}")
     try:
         payload = json.loads(text)
     except json.JSONDecodeError as error:
-        raise CommandError(
-            f"stdin is not JSON ({error}); expected an object such as "
-            '{"RMSE": "0.31", "n": "1200"}'
-        ) from None
+        raise CommandError(f"stdin is not JSON ({error}); {example}") from None
+    except (ValueError, RecursionError) as error:
+        # Python's own bounds: integers of over 4300 digits, nesting deeper than its stack.
+        reason = "it nests too deeply" if isinstance(error, RecursionError) else str(error)
+        raise CommandError(f"stdin cannot be read as metrics ({reason}); {example}") from None
     if not isinstance(payload, dict):
         raise CommandError(
             f"stdin holds a JSON {type(payload).__name__}; expected an object of metric name to "
             'number, such as {"RMSE": "0.31", "n": "1200"}'
         )
+    if not payload:
+        raise CommandError(f"stdin holds an empty object: nothing to submit; {example}")
     return payload
+
+
+def read_stdin_payload() -> dict[str, Any]:
+    """The payload on stdin, refused when stdin is a terminal (nobody is typing JSON there)
+    or larger than any metrics payload should be."""
+    stream = sys.stdin
+    if stream is None or stream.isatty():
+        raise click.UsageError(
+            "give metrics as NAME=VALUE arguments, or pipe a JSON object into stdin "
+            "(echo '{\"RMSE\": 0.31}' | sapdi-local submit)"
+        )
+    text = stream.read(MAX_PAYLOAD_BYTES + 1)
+    if len(text) > MAX_PAYLOAD_BYTES:
+        raise CommandError(
+            f"stdin holds more than {MAX_PAYLOAD_BYTES // (1024 * 1024)} MiB; submit a "
+            "run's metrics, not a data set"
+        )
+    return read_payload(text)
 
 
 @click.command()
@@ -95,28 +125,28 @@ def submit(
       sapdi-local submit RMSE=0.31 n=1200 --run-collection nightly --param model=xgb
       echo '{"RMSE": "0.31", "n": "1200"}' | sapdi-local submit --run-name ci-42
     """
-    from .sdk import MLTrackingSDK  # the SDK only here: reading commands never need it
-
-    raw = (
-        dict(key_value(text, "NAME=VALUE") for text in pairs)
-        if pairs
-        else read_payload(sys.stdin.read())
-    )
+    raw = dict(key_value(text, "NAME=VALUE") for text in pairs) if pairs else read_stdin_payload()
+    if len(raw) > MAX_SUBMITTED_METRICS:
+        raise CommandError(
+            f"{len(raw)} metrics in one submit; the limit is {MAX_SUBMITTED_METRICS}: "
+            "submit fewer, or log them from Python with tracking.log_metrics"
+        )
     metrics = {name: metric_number(name, value) for name, value in raw.items()}
     parameters = dict(check_parameter(*key_value(text, "--param")) for text in params)
     tag_values = dict(check_tag(*key_value(text, "--tag")) for text in tags)
     path = database(db)
+    if run_named is not None:
+        with reader(path) as store:
+            run_id = resolve_run(store, run_named)
     sdk = MLTrackingSDK(db_path=path)
+    started: str | None = None
     try:
         if run_named is None:
-            run_id = sdk.start_run(run_collection_name=run_collection, run_name=run_name).id
-        else:
-            with reader(path) as store:
-                run_id = resolve_run(store, run_named)
-            if run_collection or run_name:
-                sdk.update_run_info(
-                    run=run_id, run_name=run_name, run_collection_name=run_collection
-                )
+            started = run_id = sdk.start_run(
+                run_collection_name=run_collection, run_name=run_name
+            ).id
+        elif run_collection or run_name:
+            sdk.update_run_info(run=run_id, run_name=run_name, run_collection_name=run_collection)
         if parameters:
             sdk.log_parameters(parameters, run=run_id)
         if tag_values:
@@ -127,12 +157,37 @@ def submit(
             sdk.end_run()
         else:
             sdk.persist_run()
-    finally:
-        sdk.close()
+    except TrackingError as error:
+        raise CommandError(submit_failure(sdk, started, error)) from None
+    sdk.close()
     if as_json:
         print_json({"run_id": run_id, "metrics": metrics})
     else:
         click.echo(run_id)
+
+
+def submit_failure(sdk: MLTrackingSDK, started: str | None, error: TrackingError) -> str:
+    """What to tell after a submit could not be written. Its values are dropped (the
+    caller still has them, and nothing writes them later behind its back) and a run this
+    call started is removed, so that no half run is left behind shown KILLED; if even that
+    fails, the message says how to remove it."""
+    sdk.discard_pending()
+    # The SDK's advice is for code that keeps its values and persists again; here the
+    # command is run again.
+    reason = str(error).split("; ", 1)[0]
+    message = f"{reason}; nothing was submitted: check the disk and the file, then run again"
+    if started is not None:
+        try:
+            sdk.delete_runs(run=started)
+        except TrackingError:
+            message = (
+                f"{reason}; the run {started} it started could not be removed either: once "
+                f"the database can be written, run `sapdi-local delete --run {started} --yes`"
+            )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the error says it all, once
+        sdk.close()
+    return message
 
 
 # ---------------------------------------------------------------- export and merge
@@ -370,6 +425,11 @@ def merge(other: Path, db: Path | None, as_json: bool) -> None:
 @click.option("--execution", help="Execution id.")
 @click.option("--notebook", help="Notebook name (needs --scenario or --run).")
 @click.option("--run", "runs_named", multiple=True, help="A run: id, id prefix or name.")
+@click.option(
+    "--include-running",
+    is_flag=True,
+    help="Also delete runs whose process is still running (it loses what it logs next).",
+)
 @click.option("--yes", is_flag=True, help="Delete without asking.")
 @db_option
 @json_option
@@ -380,6 +440,7 @@ def delete(
     execution: str | None,
     notebook: str | None,
     runs_named: tuple[str, ...],
+    include_running: bool,
     yes: bool,
     db: Path | None,
     as_json: bool,
@@ -387,38 +448,54 @@ def delete(
     """Delete runs and everything logged to them, after showing them and asking.
 
     The selectors and their rules are those of delete_runs: at least one; --notebook
-    needs --scenario or --run; several scenarios at once take --scenario alone.
+    needs --scenario or --run; several scenarios at once take --scenario alone. Exactly
+    the runs shown are deleted, by id: a run started while the question waits is not.
+    A run whose process is still running is shown but kept, unless --include-running.
 
     \b
     Examples:
       sapdi-local delete --run lr-0.01
       sapdi-local delete --scenario churn --notebook explore.ipynb --yes
     """
-    from .sdk import MLTrackingSDK  # the SDK only here: reading commands never need it
-
     path = database(db)
     with reader(path) as store:
         run_ids = [resolve_run(store, text) for text in runs_named] or None
         selectors = (scenario, scenario_version, pipeline, execution, notebook, run_ids)
-        chosen = [run_from_record(r) for r in store.select_runs(delete_filter(*selectors))]
+        selected = [run_from_record(r) for r in store.select_runs(delete_filter(*selectors))]
+    running = [r for r in selected if r.status == RUNNING and not include_running]
+    kept = {r.id for r in running}
+    chosen = [r for r in selected if r.id not in kept]
+    if not as_json:
+        if chosen:
+            rows = [[r.id[:8], r.name, collection_label(r), r.status] for r in chosen]
+            click.echo(table(["id", "name", "collection", "status"], rows, elastic=(1, 2)))
+        for run in running:
+            click.echo(
+                f"kept: run {run.id[:8]} ({run.name}) is still running; pass "
+                "--include-running to delete it too",
+                err=True,
+            )
     if not chosen:
         if as_json:
-            print_json({"deleted": 0, "runs": []})
+            print_json({"deleted": 0, "runs": [], "kept_running": [r.id for r in running]})
         else:
-            click.echo("no run matches; nothing deleted")
+            click.echo("no run to delete; nothing deleted")
         return
-    if not as_json:
-        rows = [[r.id[:8], r.name, collection_label(r), r.status] for r in chosen]
-        click.echo(table(["id", "name", "collection", "status"], rows, elastic=(1, 2)))
     if not yes:
         click.confirm(f"Delete {plural(len(chosen), 'run')}?", abort=True, err=True)
     sdk = MLTrackingSDK(db_path=path)
     try:
-        deleted = sdk.delete_runs(*selectors)
+        deleted = sdk.delete_runs(run=[run.id for run in chosen])
     finally:
         sdk.close()
     if as_json:
-        print_json({"deleted": deleted, "runs": [r.id for r in chosen]})
+        print_json(
+            {
+                "deleted": deleted,
+                "runs": [r.id for r in chosen],
+                "kept_running": [r.id for r in running],
+            }
+        )
     else:
         click.echo(f"deleted {plural(deleted, 'run')}")
 

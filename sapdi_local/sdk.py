@@ -530,6 +530,16 @@ class MLTrackingSDK:
         """
         return self._cache.has_pending()
 
+    def discard_pending(self) -> None:
+        """Drop every logged value not yet persisted: for a caller that gave up after a
+        persist failed and will log them again (``sapdi-local submit`` does), so that no
+        later persist, at exit included, writes them behind its back.
+
+        >>> sdk.log_metric("loss", 0.5); sdk.discard_pending(); sdk.has_pending()
+        False
+        """
+        self._cache.clear()
+
     def _flush_before_read(self) -> None:
         # A read shows what this process logged: write it first, without raising.
         if self.has_pending():

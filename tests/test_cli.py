@@ -579,6 +579,7 @@ def test_delete_by_scenario_with_json(filled: tuple[Path, dict[str, str]]) -> No
     assert parsed(invoke("delete", "--db", str(db), "--scenario", "churn", "--json")) == {
         "deleted": 0,
         "runs": [],
+        "kept_running": [],
     }
 
 
