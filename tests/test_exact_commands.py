@@ -273,3 +273,44 @@ def test_ui_open_says_when_no_browser_could_be_opened(tmp_path: Path) -> None:
         process.terminate()
         process.communicate(timeout=PROCESS_TIMEOUT)
     assert "could not open a web browser" in line
+
+
+# ---------------------------------------------------------------- a replaced file
+
+
+def test_the_explorer_notices_a_database_file_replaced_under_it(tmp_path: Path) -> None:
+    """A new copy moved over the file the explorer serves: the next request shows its runs,
+    not the old file's."""
+    import httpx
+
+    from sapdi_local.ui.server import Explorer
+
+    db = tmp_path / "t.db"
+    finished_runs(db, "s", ["old"])
+    app = Explorer(db)
+    transport = httpx.WSGITransport(app=app)
+    with httpx.Client(transport=transport, base_url="http://127.0.0.1:8600") as client:
+        names = [run["name"] for run in client.get("/api/runs?scenario=s").json()["runs"]]
+        assert names == ["old"]
+        fresh = tmp_path / "fresh.db"
+        finished_runs(fresh, "s", ["new-1", "new-2"])
+        os.replace(fresh, db)
+        names = [run["name"] for run in client.get("/api/runs?scenario=s").json()["runs"]]
+        assert sorted(names) == ["new-1", "new-2"]
+    app.close()
+
+
+def test_a_writer_whose_file_was_removed_writes_a_new_file_rather_than_nowhere(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "t.db"
+    sdk = MLTrackingSDK(db_path=db, scenario="s")
+    sdk.start_run(run_name="first")
+    sdk.end_run()
+    for part in tmp_path.glob("t.db*"):
+        part.unlink()
+    sdk.start_run(run_name="second")
+    sdk.log_metric("loss", 0.5)
+    sdk.end_run()
+    sdk.close()
+    assert run_names(db) == ["second"]

@@ -65,19 +65,34 @@ class Database:
         # Set when the file could only be opened as a fixed snapshot: what a reader misses.
         self.snapshot_note: str | None = None
         self._lock_started = 0.0
+        self._opened_identity: tuple[int, int] | None = None
 
     # ---- opening
 
     def connection(self) -> sqlite3.Connection:
-        """The open connection, made (and the schema made ready) on first use in this process."""
-        if self._connection is None or self._opened_in_pid != os.getpid():
-            if self._connection is not None:
-                # Inherited through fork: never used nor closed here (closing it could
-                # disturb the parent's locks), only kept from being garbage-collected.
-                _inherited_connections.append(self._connection)
-            self._connection = self._open()
-            self._opened_in_pid = os.getpid()
+        """The open connection, made (and the schema made ready) on first use in this process,
+        and made again when the file at the path is no longer the one it has open."""
+        if self._connection is not None and self._opened_in_pid == os.getpid():
+            if self._file_identity() == self._opened_identity:
+                return self._connection
+            # Replaced (a new copy moved over it) or removed: the old connection would go on
+            # reading, or writing into, a file nobody sees any more.
+            self.close()
+        if self._connection is not None and self._opened_in_pid != os.getpid():
+            # Inherited through fork: never used nor closed here (closing it could
+            # disturb the parent's locks), only kept from being garbage-collected.
+            _inherited_connections.append(self._connection)
+        self._connection = self._open()
+        self._opened_in_pid = os.getpid()
+        self._opened_identity = self._file_identity()
         return self._connection
+
+    def _file_identity(self) -> tuple[int, int] | None:
+        try:
+            status = os.stat(self.path)
+        except OSError:
+            return None
+        return status.st_dev, status.st_ino
 
     def _open(self) -> sqlite3.Connection:
         self._write_refusal = None
