@@ -19,6 +19,8 @@ import click
 from .cli_common import database, db_option, json_option, plural, print_json, reader
 from .store import Store, import_runs
 
+SHORT_REASON = 160  # characters of a skip's reason on one line of text output
+
 # ---------------------------------------------------------------- import
 
 
@@ -88,7 +90,10 @@ def import_mlflow(
 
     Each experiment becomes a run collection (and the scenario, unless --scenario); run
     ids, names, statuses, parameters, tags (MLflow's system tags too) and metric histories
-    (the most recent 1000 values) are kept. NaN values are skipped and counted.
+    (the most recent 1000 values) are kept. NaN values are skipped and counted. A
+    malformed run (text or a blob where a number belongs, a missing timestamp or step, a
+    time outside 1678..2262, an id or name we cannot hold) is skipped whole and named, with
+    the reason; nothing of it is written.
 
     \b
     Examples:
@@ -120,7 +125,9 @@ def import_trackio(
     The project becomes the scenario (unless --scenario), the run's group (else the
     project) its collection, the config its parameters (keys starting with "_" become
     tags); metric histories keep the most recent 1000 values. Non-numeric values (text,
-    media) and NaN are skipped and counted.
+    media) and NaN are skipped and counted. A run whose config is not a JSON object is
+    skipped whole and named, with the reason; a metrics row that is not a JSON object, or
+    whose time or step cannot be read, is left out of its run, counted and listed.
 
     \b
     Example:
@@ -153,6 +160,8 @@ def _store_imported(read: Any, db: Path | None, replace: bool, as_json: bool) ->
             "(--replace takes the source's)"
         )
     counts = (
+        (len(read.runs_skipped), "malformed run", " (skipped whole)"),
+        (read.malformed_rows, "malformed row", ""),
         (read.non_finite, "NaN or infinite value", ""),
         (read.not_numbers, "non-numeric value", ""),
         (read.trimmed, "value", " older than the 1000-value window"),
@@ -161,7 +170,19 @@ def _store_imported(read: Any, db: Path | None, replace: bool, as_json: bool) ->
     left_out = [plural(count, word) + more for count, word, more in counts if count]
     if left_out:
         click.echo("left out: " + ", ".join(left_out))
+    for item in read.runs_skipped:
+        click.echo(f"skipped run {item['run']}: {_short(item['reason'])}")
+    for item in read.rows_skipped:
+        click.echo(f"skipped row {item['row']} of run {item['run']}: {_short(item['reason'])}")
+    unlisted = read.malformed_rows - len(read.rows_skipped)
+    if unlisted:
+        click.echo(f"... and {plural(unlisted, 'more malformed row')}, counted, not listed")
     _echo_skipped(read.skipped)
+
+
+def _short(reason: str) -> str:
+    """A reason cut to fit a line; --json gives more of it."""
+    return reason if len(reason) <= SHORT_REASON else reason[: SHORT_REASON - 3] + "..."
 
 
 # ---------------------------------------------------------------- push

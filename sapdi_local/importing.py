@@ -19,8 +19,19 @@ How runs map (see README, "Moving runs"):
   the scenario, the run's group (else the project) the collection; the config becomes
   parameters, its ``_``-prefixed keys (``_Username``, ``_Created``, ``_Group``) tags.
 
-What our rules refuse is skipped and reported, never fatal: NaN and infinite metric values
-(counted), names or values over our limits, reserved names, non-numeric trackio values.
+What our rules refuse is reported, never fatal and never silent, in three ways:
+
+- What another tracker may hold but we cannot is left out of a run that comes in, counted
+  or listed: NaN and infinite metric values, names or values over our limits, reserved
+  names, NULL tag values, trackio's non-numeric values.
+- A malformed run is skipped whole and listed with the reason; nothing of it is written:
+  an id not of the run-id form, a name, experiment or project empty, NUL-holding or over
+  256 characters, a time that is not a finite number within 1678..2262, text or a blob
+  where a number belongs, a NULL or unreadable timestamp or step, a trackio config that is
+  not a JSON object, anything ``run_rules.check_run_content`` refuses.
+- A trackio metrics row that is not a JSON object, or whose time or step cannot be read, is
+  left out of its run, counted and listed (the first 100).
+
 Histories keep the most recent 1000 values (ordered by timestamp, then step), numbered by
 their position in the whole history so that the count of values logged is kept.
 """
@@ -34,13 +45,28 @@ import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeGuard
 
-from .errors import MissingExtraError, StorageError, TrackingError
+from .errors import (
+    InvalidTypeError,
+    InvalidValueError,
+    MissingExtraError,
+    StorageError,
+    TrackingError,
+)
 from .model import FAILED, FINISHED, RUNNING, TERMINATED
+from .run_rules import check_run_content, check_run_id, check_run_time
 from .store import ImportedRun
-from .validation import HISTORY_WINDOW, check_metric_value, check_name, check_parameter, check_tag
+from .validation import (
+    HISTORY_WINDOW,
+    TIME_RANGE_TEXT,
+    check_metric_value,
+    check_name,
+    check_parameter,
+    check_tag,
+)
 
 MLFLOW_HINT = 'pip install "sapdi-local[mlflow]"'
 # MLflow's run statuses and ours. KILLED (stopped from outside before it finished) is
@@ -53,25 +79,77 @@ MLFLOW_STATUS = {
     "FAILED": FAILED,
     "KILLED": TERMINATED,
 }
-_HEX_ID = re.compile(r"^[0-9a-f]{32}$")
+_HEX_ID = re.compile(r"[0-9a-f]{32}")
+# A source's ids and names can be megabytes long or hold NUL: a report shows printable text
+# up to the longest run id as it is, anything else repr-escaped and cut to about 40 chars.
+SHOWN_AS_IS = 64
+SHOWN_LENGTH = 40
+REASON_LENGTH = 300  # a reason quotes the source's values, which may be megabytes long
+LISTED_ROWS = 100  # malformed trackio rows listed one by one; all of them are counted
+# The errors a row of junk can raise while it is converted, besides our TrackingErrors.
+_JUNK_ERRORS = (ArithmeticError, TypeError, ValueError, RecursionError)
+
+
+def shown(value: object) -> str:
+    """``value`` (an id or a name from a source) as a report may print it: printable text
+    up to a run id's 64 characters as it is, anything else repr-escaped and cut.
+
+    >>> shown("a" * 2_000_000)
+    "'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa..."
+    """
+    if isinstance(value, str) and len(value) <= SHOWN_AS_IS and value.isprintable():
+        return value
+    return quoted(value)
+
+
+def quoted(value: object) -> str:
+    """The repr of ``value`` cut to about ``SHOWN_LENGTH`` characters, made without the
+    repr of a megabyte value."""
+    if isinstance(value, (str, bytes)):
+        value = value[: SHOWN_LENGTH + 1]
+    text = repr(value)
+    return text if len(text) <= SHOWN_LENGTH else text[:SHOWN_LENGTH] + "..."
+
+
+def _described(value: object) -> str:
+    """What a source's cell holds, for a message: its SQL type and a cut repr."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, str):
+        kind = "text"
+    elif isinstance(value, bytes):
+        kind = "a blob"
+    else:
+        kind = type(value).__name__
+    return f"{kind} {quoted(value)}"
+
+
+def _reason(error: BaseException) -> str:
+    """Why a run or a row was left out; errors other than ours name their type."""
+    text = str(error) if isinstance(error, TrackingError) else f"{type(error).__name__}: {error}"
+    return text if len(text) <= REASON_LENGTH else text[:REASON_LENGTH] + "..."
 
 
 class SourceRun(NamedTuple):
     """A run as another tracker holds it, before our rules are applied. Metric values are
-    (value, step, timestamp in Unix seconds), NaN included, in the order they were logged."""
+    (value, step, timestamp in Unix seconds), NaN included, in the order they were logged.
+    Id, names and times are as the source holds them (``prepare`` checks them); what the
+    reader already left out is ``not_numbers`` and ``malformed_rows`` ((row, reason))."""
 
-    id: str
-    name: str
-    scenario: str
-    collection: str
+    id: object
+    name: object
+    scenario: object
+    collection: object
     pipeline: str
     status: str
     start_time: float | None
     end_time: float | None
-    parameters: dict[str, str]
-    tags: dict[str, str]
+    parameters: dict[str, str | None]
+    tags: dict[str, str | None]
     metrics: dict[str, list[tuple[float, int, float]]]
-    scenario_version: str = "unversioned"
+    scenario_version: object = "unversioned"
+    not_numbers: int = 0
+    malformed_rows: tuple[tuple[object, str], ...] = ()
 
 
 @dataclass
@@ -81,8 +159,11 @@ class ReadReport:
     source: str
     runs: list[ImportedRun] = field(default_factory=list)
     skipped: list[dict[str, str]] = field(default_factory=list)  # run, kind, name, reason
+    runs_skipped: list[dict[str, str]] = field(default_factory=list)  # run, reason
+    rows_skipped: list[dict[str, Any]] = field(default_factory=list)  # run, row, reason
     non_finite: int = 0  # NaN and infinite metric values left out
     not_numbers: int = 0  # trackio values that are not numbers (text, media, tables)
+    malformed_rows: int = 0  # trackio metrics rows left out (the first LISTED_ROWS listed)
     trimmed: int = 0  # values older than the history window
     deleted: int = 0  # MLflow runs (or runs of experiments) marked deleted, left out
 
@@ -96,44 +177,64 @@ class ReadReport:
             "source": self.source,
             "runs_read": len(self.runs),
             "skipped": self.skipped,
+            "runs_skipped": self.runs_skipped,
+            "malformed_rows": self.rows_skipped,
             "non_finite_values_skipped": self.non_finite,
             "non_numeric_values_skipped": self.not_numbers,
+            "malformed_rows_skipped": self.malformed_rows,
             "values_beyond_window": self.trimmed,
             "deleted_runs_left_out": self.deleted,
         }
+
+    def skip_run(self, run_id: object, error: BaseException) -> None:
+        self.runs_skipped.append({"run": shown(run_id), "reason": _reason(error)})
+
+    def add(self, other: ReadReport) -> None:
+        """Take in ``other``, what reading one run found: its run, counts and lists."""
+        self.runs.extend(other.runs)
+        self.skipped.extend(other.skipped)
+        self.runs_skipped.extend(other.runs_skipped)
+        room = max(LISTED_ROWS - len(self.rows_skipped), 0)
+        self.rows_skipped.extend(other.rows_skipped[:room])
+        self.non_finite += other.non_finite
+        self.not_numbers += other.not_numbers
+        self.malformed_rows += other.malformed_rows
+        self.trimmed += other.trimmed
+        self.deleted += other.deleted
 
 
 # ---------------------------------------------------------------- our rules
 
 
 def prepare(run: SourceRun, report: ReadReport) -> None:
-    """Apply our rules to ``run`` and add it to ``report.runs``; what breaks a rule is
-    recorded in ``report`` and left out.
+    """Apply our rules to ``run`` and add it to ``report.runs``. What another tracker may
+    hold but we cannot is left out and recorded in ``report``; a run that breaks a rule of
+    its own is skipped whole (in ``report.runs_skipped``) and nothing of it is counted.
 
-    >>> prepare(SourceRun("9d3c...", "lr-0.1", "churn", "baseline", "mlflow", "FINISHED",
-    ...                   1.7e9, 1.7e9 + 60, {"lr": "0.1"}, {}, {"loss": [(0.5, 0, 1.7e9)]}),
-    ...         report)
+    >>> prepare(SourceRun("9d3c5e0f9b8a4c1d8e7f6a5b4c3d2e1f", "lr-0.1", "churn", "baseline",
+    ...                   "mlflow", "FINISHED", 1.7e9, 1.7e9 + 60, {"lr": "0.1"}, {},
+    ...                   {"loss": [(0.5, 0, 1.7e9)]}), report)
     """
+    # Collected apart, so that a run refused whole adds no count and no skipped item.
+    own = ReadReport(report.source)
+    try:
+        own.runs.append(_checked(run, own))
+    except TrackingError as error:
+        report.skip_run(run.id, error)
+    else:
+        report.add(own)
+
+
+def _checked(run: SourceRun, report: ReadReport) -> ImportedRun:
+    run_id = check_run_id(run.id)  # first: every later message names the run by it
 
     def skip(kind: str, name: str, error: TrackingError) -> None:
-        report.skipped.append({"run": run.id, "kind": kind, "name": name, "reason": str(error)})
+        report.skipped.append(
+            {"run": run_id, "kind": kind, "name": shown(name), "reason": _reason(error)}
+        )
 
-    parameters: dict[str, str] = {}
-    for name, value in run.parameters.items():
-        try:
-            key, text = check_parameter(name, value)
-        except TrackingError as error:
-            skip("parameter", name, error)
-        else:
-            parameters[key] = text
-    tags: dict[str, str] = {}
-    for name, value in run.tags.items():
-        try:
-            key, text = check_tag(name, value)
-        except TrackingError as error:
-            skip("tag", name, error)
-        else:
-            tags[key] = text
+    parameters = _texts_kept(run.parameters, "parameter", check_parameter, skip)
+    tags = _texts_kept(run.tags, "tag", check_tag, skip)
     metrics: dict[str, list[tuple[int, float, int | None, float]]] = {}
     for name, values in run.metrics.items():
         try:
@@ -154,28 +255,67 @@ def prepare(run: SourceRun, report: ReadReport) -> None:
                 (seq, value, step, timestamp)
                 for seq, (value, step, timestamp) in enumerate(kept[first:], start=first + 1)
             ]
-    report.runs.append(
-        ImportedRun(
-            row={
-                "id": run.id,
-                "name": run.name or run.id,
-                "collection": run.collection,
-                "collection_is_default": 0,
-                "scenario": run.scenario,
-                "scenario_version": run.scenario_version,
-                "notebook": None,
-                "pipeline": run.pipeline,
-                "execution": None,
-                "status": run.status,
-                "start_time": run.start_time,
-                "end_time": run.end_time,
-            },
-            parameters=parameters,
-            tags=tags,
-            labels={},
-            metrics=metrics,
-        )
+    report.not_numbers += run.not_numbers
+    report.malformed_rows += len(run.malformed_rows)
+    report.rows_skipped.extend(
+        {"run": run_id, "row": row, "reason": reason} for row, reason in run.malformed_rows
     )
+    imported = ImportedRun(
+        row={
+            "id": run_id,
+            "name": run.name or run_id,
+            "collection": run.collection,
+            "collection_is_default": 0,
+            "scenario": run.scenario,
+            "scenario_version": run.scenario_version,
+            "notebook": None,
+            "pipeline": run.pipeline,
+            "execution": None,
+            "status": run.status,
+            "start_time": run.start_time,
+            "end_time": run.end_time,
+        },
+        parameters=parameters,
+        tags=tags,
+        labels={},
+        metrics=metrics,
+    )
+    # The last guard: the same rules a merged run meets, on exactly what will be written.
+    check_run_content(
+        imported.row, imported.parameters, imported.tags, imported.labels, imported.metrics
+    )
+    return imported
+
+
+def _texts_kept(
+    pairs: dict[str, str | None],
+    kind: str,
+    check: Callable[[object, object], tuple[str, str]],
+    skip: Callable[[str, str, TrackingError], None],
+) -> dict[str, str]:
+    """The parameters or tags our rules take; the others are passed to ``skip``."""
+    kept: dict[str, str] = {}
+    for name, value in pairs.items():
+        try:
+            if value is None:
+                raise InvalidValueError(
+                    f"{kind} {quoted(name)} has no value (NULL); values are stored as text"
+                )
+            key, text = check(name, value)
+        except TrackingError as error:
+            skip(kind, name, error)
+        else:
+            kept[key] = text
+    return kept
+
+
+def _take(report: ReadReport, run_id: object, read: Callable[[], SourceRun]) -> None:
+    """Prepare the run ``read`` converts from the source's rows; a row it cannot convert
+    skips the run whole, with the reason."""
+    try:
+        prepare(read(), report)
+    except (TrackingError, *_JUNK_ERRORS) as error:
+        report.skip_run(run_id, error)
 
 
 def _ordered(values: Iterable[tuple[float, int, float]]) -> list[tuple[float, int, float]]:
@@ -184,9 +324,17 @@ def _ordered(values: Iterable[tuple[float, int, float]]) -> list[tuple[float, in
     return sorted(values, key=lambda item: (item[2], item[1], item[0]))
 
 
-def _version_of(tags: dict[str, str]) -> str:
+def _version_of(tags: dict[str, str | None]) -> str:
     commit = tags.get("mlflow.source.git.commit")
     return commit[:12] if commit else "unversioned"
+
+
+def _is_number(value: object) -> TypeGuard[int | float]:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_integer(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 # ---------------------------------------------------------------- MLflow
@@ -219,12 +367,19 @@ def mlflow_file_path(source: str) -> Path:
     return Path(source).expanduser()
 
 
+def _lenient_text(data: bytes) -> str:
+    # Text that is not UTF-8 would stop the whole read in sqlite3; decoded with its bad
+    # bytes kept as lone surrogates, it reaches our rules, which refuse that one run.
+    return data.decode("utf-8", "surrogateescape")
+
+
 def _open_foreign(path: Path, what: str, tables: Sequence[str]) -> sqlite3.Connection:
     """A read-only connection to another application's SQLite file holding ``tables``."""
     if not path.is_file():
         raise StorageError(f"{path} does not exist; give the path of {what}")
     try:
         connection = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)
+        connection.text_factory = _lenient_text
         listed = connection.execute("SELECT name FROM sqlite_master WHERE type='table'")
         found = {row[0] for row in listed}
     except sqlite3.DatabaseError as error:
@@ -261,7 +416,9 @@ def read_mlflow_file(
             "SELECT run_uuid, name, status, start_time, end_time, lifecycle_stage, experiment_id "
             "FROM runs ORDER BY start_time, run_uuid"
         ).fetchall()
-        runs: dict[str, dict[str, Any]] = {}
+        # Cells as the file holds them (anything SQLite can hold), converted run by run in
+        # _mlflow_run, so that a bad cell costs its own run and no other.
+        runs: dict[object, dict[str, Any]] = {}
         for run_id, name, status, start, end, stage, experiment_id in rows:
             experiment, experiment_stage = names.get(str(experiment_id), (str(experiment_id), ""))
             if experiments and experiment not in experiments:
@@ -289,21 +446,24 @@ def read_mlflow_file(
             "SELECT run_uuid, key, value, timestamp, step, is_nan FROM metrics"
         ):
             if run_id in runs:
-                number = math.nan if is_nan else float(value)
-                runs[run_id]["metrics"].setdefault(key, []).append(
-                    (number, int(step or 0), timestamp / 1000)
-                )
+                runs[run_id]["metrics"].setdefault(key, []).append((value, timestamp, step, is_nan))
     except sqlite3.DatabaseError as error:
         raise StorageError(f"cannot read {path}: {error}; check the file") from error
     finally:
         connection.close()
     for run_id, data in runs.items():
-        prepare(_mlflow_run(run_id, data, scenario), report)
+        _take(report, run_id, partial(_mlflow_run, run_id, data, scenario))
     return report
 
 
-def _mlflow_run(run_id: str, data: dict[str, Any], scenario: str | None) -> SourceRun:
-    tags: dict[str, str] = data["tags"]
+def _mlflow_run(run_id: object, data: dict[str, Any], scenario: str | None) -> SourceRun:
+    """One of MLflow's runs, its cells converted; a TrackingError for a cell MLflow does
+    not write (text or a blob where a number belongs, a missing time or step)."""
+    tags = _mlflow_texts("tag", data["tags"])
+    metrics: dict[str, list[tuple[float, int, float]]] = {}
+    for key, rows in data["metrics"].items():
+        name = _mlflow_key("metric", key)
+        metrics[name] = _ordered(_mlflow_value(name, *row) for row in rows)
     return SourceRun(
         id=run_id,
         name=data["name"] or tags.get("mlflow.runName") or run_id,
@@ -311,13 +471,78 @@ def _mlflow_run(run_id: str, data: dict[str, Any], scenario: str | None) -> Sour
         collection=data["experiment"],
         pipeline="mlflow",
         status=MLFLOW_STATUS.get(data["status"], FINISHED),
-        start_time=None if data["start"] is None else data["start"] / 1000,
-        end_time=None if data["end"] is None else data["end"] / 1000,
-        parameters=data["params"],
+        start_time=None if data["start"] is None else _milliseconds("start_time", data["start"]),
+        end_time=None if data["end"] is None else _milliseconds("end_time", data["end"]),
+        parameters=_mlflow_texts("parameter", data["params"]),
         tags=tags,
-        metrics={name: _ordered(values) for name, values in data["metrics"].items()},
+        metrics=metrics,
         scenario_version=_version_of(tags),
     )
+
+
+def _mlflow_key(kind: str, key: object) -> str:
+    if not isinstance(key, str):
+        raise InvalidTypeError(f"a {kind} key is {_described(key)}, not text; MLflow writes text")
+    return key
+
+
+def _mlflow_texts(kind: str, pairs: dict[object, object]) -> dict[str, str | None]:
+    """Parameters or tags whose keys and values are text (a value may be NULL, which
+    ``prepare`` leaves out and reports)."""
+    texts: dict[str, str | None] = {}
+    for key, value in pairs.items():
+        name = _mlflow_key(kind, key)
+        if value is not None and not isinstance(value, str):
+            raise InvalidTypeError(
+                f"{kind} {quoted(name)} holds {_described(value)}, not text; MLflow writes text"
+            )
+        texts[name] = value
+    return texts
+
+
+def _mlflow_value(
+    name: str, value: object, timestamp: object, step: object, is_nan: object
+) -> tuple[float, int, float]:
+    """One row of MLflow's metrics table as (value, step, Unix seconds)."""
+    field = f"metric {quoted(name)}"
+    if is_nan not in (0, 1):
+        raise InvalidValueError(f"{field}: is_nan is {_described(is_nan)}, not 0 or 1")
+    if is_nan:
+        number = math.nan
+    elif _is_number(value):
+        number = float(value)
+    else:
+        raise InvalidTypeError(
+            f"{field} holds {_described(value)} as a value, not a number; MLflow writes a float"
+        )
+    if not _is_integer(step):
+        raise InvalidTypeError(
+            f"step of {field} is {_described(step)}, not an integer; MLflow writes one"
+        )
+    return number, step, _milliseconds(f"timestamp of {field}", timestamp)
+
+
+def _milliseconds(field: str, value: object) -> float:
+    """A time MLflow keeps as milliseconds since 1970, in Unix seconds, if readers can
+    show it."""
+    if not _is_number(value):
+        raise InvalidTypeError(
+            f"{field} is {_described(value)}, not milliseconds since 1970; MLflow writes an integer"
+        )
+    return _showable(field, value, value / 1000)
+
+
+def _showable(field: str, written: object, seconds: float) -> float:
+    """``seconds`` (the time a source's cell ``written`` holds) if every reader can show it."""
+    try:
+        checked = check_run_time(field, seconds)
+    except InvalidValueError:
+        raise InvalidValueError(
+            f"{field} {quoted(written)} is not a finite time within {TIME_RANGE_TEXT}, the "
+            "times every reader can show; the source holds a damaged value"
+        ) from None
+    assert checked is not None  # a number in, a number out
+    return checked
 
 
 def mlflow_client(uri: str) -> Any:
@@ -377,7 +602,7 @@ def read_mlflow_client(
                 progress(info.run_id)
             metrics = {
                 key: [
-                    (float(m.value), int(m.step or 0), m.timestamp / 1000)
+                    (m.value, m.timestamp, m.step, 0)  # the client gives NaN as NaN
                     for m in client.get_metric_history(info.run_id, key)
                 ]
                 for key in run.data.metrics
@@ -392,7 +617,7 @@ def read_mlflow_client(
                 "tags": dict(run.data.tags),
                 "metrics": metrics,
             }
-            prepare(_mlflow_run(info.run_id, data, scenario), report)
+            _take(report, info.run_id, partial(_mlflow_run, info.run_id, data, scenario))
     # search_runs sorts newest first; store oldest first, as the file import does.
     report.runs.sort(key=lambda r: (r.row["start_time"] or 0, r.row["id"]))
     return report
@@ -427,29 +652,27 @@ def read_trackio(path: Path, *, scenario: str | None = None) -> ReadReport:
             connection, "configs", "run_id"
         )
         run_column = "run_id" if by_id else "run_name"
-        runs: dict[str, dict[str, Any]] = {}
+        # Cells as the file holds them, converted run by run in _trackio_run, so that a
+        # bad cell costs its own row or run and no other.
+        runs: dict[object, dict[str, Any]] = {}
         for run_key, name, config, created in connection.execute(
             f"SELECT {run_column}, run_name, config, created_at FROM configs ORDER BY id"
         ):
-            runs[run_key] = {
-                "name": name,
-                "config": _json_object(config),
-                "created": created,
-                "rows": [],
-            }
-        for run_key, name, timestamp, step, values in connection.execute(
-            f"SELECT {run_column}, run_name, timestamp, step, metrics FROM metrics ORDER BY id"
+            runs[run_key] = {"name": name, "config": config, "created": created, "rows": []}
+        for row_id, run_key, name, timestamp, step, values in connection.execute(
+            f"SELECT id, {run_column}, run_name, timestamp, step, metrics FROM metrics ORDER BY id"
         ):
             entry = runs.setdefault(
-                run_key, {"name": name, "config": {}, "created": timestamp, "rows": []}
+                run_key, {"name": name, "config": None, "created": timestamp, "rows": []}
             )
-            entry["rows"].append((timestamp, step, _json_object(values)))
+            entry["rows"].append((row_id, timestamp, step, values))
     except sqlite3.DatabaseError as error:
         raise StorageError(f"cannot read {path}: {error}; check the file") from error
     finally:
         connection.close()
     for run_key, data in runs.items():
-        prepare(_trackio_run(project, run_key, by_id, data, scenario, report), report)
+        run_id = trackio_run_id(project, run_key, by_id=by_id)
+        _take(report, run_id, partial(_trackio_run, project, run_id, run_key, data, scenario))
     return report
 
 
@@ -457,35 +680,59 @@ def _has_column(connection: sqlite3.Connection, table: str, column: str) -> bool
     return any(row[1] == column for row in connection.execute(f"PRAGMA table_info({table})"))
 
 
-def _json_object(text: str | None) -> dict[str, Any]:
+def _json_object(field: str, document: object) -> dict[str, Any]:
+    """``document`` (JSON text, or the UTF-8 bytes trackio writes) read as a JSON object."""
+    if isinstance(document, bytes):
+        try:
+            document = document.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise InvalidValueError(f"{field} is not UTF-8 text ({error})") from None
+    if not isinstance(document, str):
+        raise InvalidTypeError(f"{field} is {_described(document)}, not JSON text")
     try:
-        value = json.loads(text or "{}")
-    except json.JSONDecodeError:
-        return {}
-    return value if isinstance(value, dict) else {}
+        value = json.loads(document)
+    except (ValueError, RecursionError) as error:  # RecursionError: nested too deeply
+        raise InvalidValueError(f"{field} {quoted(document)} is not JSON ({error})") from None
+    if not isinstance(value, dict):
+        raise InvalidValueError(
+            f"{field} is a JSON {type(value).__name__}, not an object of names to values"
+        )
+    return value
 
 
-def _seconds(text: str | None) -> float | None:
-    if not text:
-        return None
+def _iso_seconds(field: str, text: object) -> float:
+    """An ISO 8601 time as trackio writes it, in Unix seconds, if readers can show it."""
+    if not isinstance(text, str):
+        raise InvalidTypeError(f"{field} is {_described(text)}, not an ISO 8601 time")
     try:
-        return datetime.fromisoformat(text).timestamp()
-    except ValueError:
+        seconds = datetime.fromisoformat(text).timestamp()
+    except (ValueError, OverflowError, OSError) as error:
+        raise InvalidValueError(
+            f"{field} {quoted(text)} is not an ISO 8601 time ({error})"
+        ) from None
+    return _showable(field, text, seconds)
+
+
+def _time_or_none(text: object) -> float | None:
+    try:
+        return _iso_seconds("time", text)
+    except TrackingError:
         return None
 
 
-def trackio_run_id(project: str, run_key: str, *, by_id: bool) -> str:
+def trackio_run_id(project: str, run_key: object, *, by_id: bool) -> str:
     """Our id for a trackio run: trackio's own run id when it is 32 hex digits, else one
     derived from the project and the run id or name, the same on every import.
 
     >>> trackio_run_id("demo", "65c71aafb65b4dad959e42ea8bff56a9", by_id=True)
     '65c71aafb65b4dad959e42ea8bff56a9'
     """
-    if by_id and _HEX_ID.match(run_key):
+    if by_id and isinstance(run_key, str) and _HEX_ID.fullmatch(run_key):
         return run_key
     import hashlib
 
-    return hashlib.sha256(f"trackio\x00{project}\x00{run_key}".encode()).hexdigest()[:32]
+    seed = f"trackio\x00{project}\x00{run_key}".encode("utf-8", "surrogateescape")
+    return hashlib.sha256(seed).hexdigest()[:32]
 
 
 # trackio writes these for NaN and the infinities (JSON has no such numbers).
@@ -493,52 +740,75 @@ _NON_FINITE_TEXT = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.in
 
 
 def _trackio_run(
-    project: str,
-    run_key: str,
-    by_id: bool,
-    data: dict[str, Any],
-    scenario: str | None,
-    report: ReadReport,
+    project: str, run_id: str, run_key: object, data: dict[str, Any], scenario: str | None
 ) -> SourceRun:
-    config: dict[str, Any] = data["config"]
-    parameters = {
-        key: value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-        for key, value in config.items()
-        if not key.startswith("_")
+    """One of trackio's runs, converted; a TrackingError when its config is not a JSON
+    object (its parameters cannot be known). Rows that cannot be read are left out and
+    listed in ``malformed_rows``."""
+    config = {} if data["config"] is None else _json_object("config", data["config"])
+    parameters: dict[str, str | None] = {
+        key: _config_text(value) for key, value in config.items() if not key.startswith("_")
     }
-    tags = {
-        key: value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    # A "_" key trackio leaves null (no group, no user) is not set: no tag for it.
+    tags: dict[str, str | None] = {
+        key: _config_text(value)
         for key, value in config.items()
         if key.startswith("_") and value is not None
     }
     metrics: dict[str, list[tuple[float, int, float]]] = {}
     times: list[float] = []
-    for timestamp, step, values in data["rows"]:
-        seconds = _seconds(timestamp)
-        if seconds is None:
+    not_numbers = 0
+    malformed: list[tuple[object, str]] = []
+    for row_id, timestamp, step, values in data["rows"]:
+        try:
+            seconds = _iso_seconds("timestamp", timestamp)
+            if not _is_integer(step):
+                raise InvalidTypeError(f"step is {_described(step)}, not an integer")
+            logged = _json_object("metrics", values)
+        except TrackingError as error:
+            malformed.append((row_id, _reason(error)))
             continue
         times.append(seconds)
-        for name, value in values.items():
+        for name, value in logged.items():
             if isinstance(value, str) and value in _NON_FINITE_TEXT:
                 value = _NON_FINITE_TEXT[value]
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                report.not_numbers += 1
+            if not _is_number(value):
+                not_numbers += 1
                 continue
-            metrics.setdefault(name, []).append((float(value), int(step), seconds))
-    start = _seconds(config.get("_Created")) or _seconds(data["created"])
+            metrics.setdefault(name, []).append((_as_float(value), step, seconds))
+    start = _time_or_none(config.get("_Created"))
+    if start is None:
+        start = _time_or_none(data["created"])
     if start is None and times:
         start = min(times)
+    # trackio records no end: the last value's time, never before the start.
+    end = max([*times, start]) if start is not None else None
     group = config.get("_Group")
     return SourceRun(
-        id=trackio_run_id(project, run_key, by_id=by_id),
+        id=run_id,
         name=data["name"] or run_key,
         scenario=scenario or project,
         collection=group if isinstance(group, str) and group else project,
         pipeline="trackio",
         status=FINISHED,  # trackio records no status: a run in its file has ended or goes on
         start_time=start,
-        end_time=max(times) if times else start,
+        end_time=end,
         parameters=parameters,
         tags=tags,
         metrics=metrics,  # in logging order already (the rows' order)
+        not_numbers=not_numbers,
+        malformed_rows=tuple(malformed),
     )
+
+
+def _config_text(value: object) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def _as_float(value: int | float) -> float:
+    """A JSON number as a float: an integer beyond the double range is infinite, as it
+    would be written as a float, and so left out and counted with the infinities."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
