@@ -43,7 +43,8 @@ MetricRow = tuple[Any, Any, Any, Any]
 def check_run_id(value: object) -> str:
     """Return ``value`` if it is a run id of the form trackers write."""
     if not isinstance(value, str) or RUN_ID_PATTERN.fullmatch(value) is None:
-        shown = repr(value)[:80]
+        text = repr(value)
+        shown = text if len(text) <= 80 else text[:77] + "..."
         raise InvalidNameError(f"run id {shown} is not 1 to 64 letters, digits, '-' or '_'")
     return value
 
