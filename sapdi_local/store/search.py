@@ -1,0 +1,426 @@
+"""Searching runs with the search language: a tree from ``sapdi_local.search_language``
+compiled to ONE SQL query, and run.
+
+Only fixed SQL fragments from the tables below go into the statement's text; every name
+and value the user typed is a bound parameter. Each key joins its table once (a LEFT JOIN
+on its (run_key, name) primary key, so a condition is an index lookup per run), the page
+and its order are applied in SQL, and the count of all matching runs comes from the same
+statement (a window function) rather than a second pass.
+
+What each key and comparison means is written in the README's search section, and as
+plain Python in tests/test_search_language.py, whose evaluator the SQL is checked against.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any, NamedTuple
+
+from ..search_language import (
+    ATTRIBUTE,
+    LABEL,
+    METRIC,
+    PARAM,
+    TAG,
+    Ago,
+    And,
+    Comparison,
+    Expression,
+    Key,
+    Not,
+    Or,
+    OrderKey,
+    Value,
+    check_page,
+    parse_filter,
+    parse_order_by,
+)
+from .queries import RunQueries
+from .selection import RunFilter, RunRecord, _run_conditions
+
+
+class _Sql(NamedTuple):
+    """A piece of SQL and the values of its ``?`` marks, in order."""
+
+    text: str
+    arguments: tuple[Any, ...] = ()
+
+
+def _bound(value: Any) -> _Sql:
+    return _Sql("?", (value,))
+
+
+def _sql(*pieces: _Sql | str) -> _Sql:
+    """Pieces joined in order: fixed text (str) and pieces with their bound values."""
+    text: list[str] = []
+    arguments: list[Any] = []
+    for piece in pieces:
+        if isinstance(piece, str):
+            text.append(piece)
+        else:
+            text.append(piece.text)
+            arguments.extend(piece.arguments)
+    return _Sql("".join(text), tuple(arguments))
+
+
+def _listed(separator: str, pieces: Sequence[_Sql]) -> _Sql:
+    between: list[_Sql | str] = []
+    for index, piece in enumerate(pieces):
+        if index:
+            between.append(separator)
+        between.append(piece)
+    return _sql(*between)
+
+
+def _joined(separator: str, pieces: Sequence[_Sql]) -> _Sql:
+    """Conditions joined by AND or OR, in parentheses."""
+    return _sql("(", _listed(separator, pieces), ")")
+
+
+_FALSE = _Sql("0")
+
+
+class _Field(NamedTuple):
+    """What a key gives of a run: its value as text and as a number, each NULL where the
+    run has none of that kind (a parameter that is not a number has text only)."""
+
+    text: _Sql | None
+    number: _Sql | None
+
+
+# The table each kind of key joins, on its (run_key, name) primary key.
+_TABLES = {METRIC: "latest_metrics", PARAM: "parameters", TAG: "tags", LABEL: "labels"}
+# Attributes that are columns of runs holding text.
+_TEXT_COLUMNS = {
+    "id": "runs.id",
+    "name": "runs.name",
+    "scenario": "runs.scenario",
+    "scenario_version": "runs.scenario_version",
+    "notebook": "runs.notebook",
+    "pipeline": "runs.pipeline",
+    "execution": "runs.execution",
+}
+_NUMBER_COLUMNS = {
+    "start_time": "runs.start_time",
+    "end_time": "runs.end_time",
+    "duration": "(runs.end_time - runs.start_time)",
+}
+_COLLECTION = "runs.collection"
+# How lists show a default collection (model.Run.collection_display_name).
+_COLLECTION_DISPLAY = (
+    "(CASE WHEN runs.collection_is_default THEN runs.collection || ' (Default)' "
+    "ELSE runs.collection END)"
+)
+
+
+def _number_of(text: str) -> str:
+    """The number a text holds, or NULL: only text that is a JSON number in full ('0.01',
+    '-3', '1e-05'; not '1.', '+1', ' 1', '0x10' nor '12abc', which CAST alone would read
+    as 12). The GLOBs refuse what JSON5 would add; json_valid checks the rest, in C."""
+    return (
+        f"(CASE WHEN {text} NOT GLOB '*[^-+.eE0-9]*' AND {text} GLOB '[-0-9]*' "
+        f"AND {text} GLOB '*[0-9]' AND json_valid({text}) THEN CAST({text} AS REAL) END)"
+    )
+
+
+def _label_field(value: str) -> _Field:
+    """A label's JSON scalar: a string is text; a number, true (1) or false (0) a number;
+    null, a list, an object or text that is not JSON is no value. Nested CASEs, so that
+    json_type never sees text that is not JSON (it would raise)."""
+    valid = f"typeof({value}) = 'text' AND json_valid({value})"
+    extract = f"json_extract({value}, '$')"
+    return _Field(
+        _Sql(
+            f"(CASE WHEN {valid} THEN CASE json_type({value}) WHEN 'text' THEN {extract} END END)"
+        ),
+        _Sql(
+            f"(CASE WHEN {valid} THEN CASE WHEN json_type({value}) IN "
+            f"('integer', 'real', 'true', 'false') THEN {extract} END END)"
+        ),
+    )
+
+
+# '%' and '_' become GLOB's '*' and '?'; GLOB's own wildcards are matched as themselves.
+_GLOB = str.maketrans({"%": "*", "_": "?", "*": "[*]", "?": "[?]", "[": "[[]"})
+CASEFOLD_FUNCTION = "sapdi_casefold"
+
+
+def _glob(pattern: str) -> str:
+    """A LIKE pattern as a GLOB pattern, which is case-sensitive (SQLite's LIKE is not)."""
+    while "%%" in pattern:  # the same pattern, with less for GLOB to try
+        pattern = pattern.replace("%%", "%")
+    return pattern.translate(_GLOB)
+
+
+def _casefold(value: object) -> str | None:
+    return value.casefold() if isinstance(value, str) else None
+
+
+class _Compiler:
+    """Turns a tree and an order into the parts of one SELECT on ``runs``."""
+
+    def __init__(self, now: float, gone: Sequence[str]) -> None:
+        self.now = now
+        self.gone = json.dumps(list(gone))
+        self.aliases: dict[Key, str] = {}
+        self.joins: list[_Sql] = []
+        self.folds = False  # whether ILIKE needs the casefold function
+
+    def fields(self, key: Key) -> list[_Field]:
+        """The fields of a key: one, or for ``collection`` its name and its display name."""
+        if key.kind != ATTRIBUTE:
+            value = f"{self.alias(key)}.value"
+            if key.kind == METRIC:
+                return [_Field(None, _Sql(value))]
+            if key.kind == LABEL:
+                return [_label_field(value)]
+            return [_Field(_Sql(value), _Sql(_number_of(value)))]
+        name = key.name
+        if name in _TEXT_COLUMNS:
+            column = _TEXT_COLUMNS[name]
+            return [_Field(_Sql(column), _Sql(_number_of(column)))]
+        if name in _NUMBER_COLUMNS:
+            return [_Field(None, _Sql(_NUMBER_COLUMNS[name]))]
+        if name == "collection":
+            return [
+                _Field(_Sql(column), _Sql(_number_of(column)))
+                for column in (_COLLECTION, _COLLECTION_DISPLAY)
+            ]
+        # status: stored RUNNING is shown KILLED once its process is gone (listed in gone).
+        shown = _sql(
+            "(CASE WHEN runs.status = 'RUNNING' AND runs.id IN (SELECT value FROM json_each(",
+            _bound(self.gone),
+            ")) THEN 'KILLED' ELSE runs.status END)",
+        )
+        return [_Field(shown, None)]
+
+    def alias(self, key: Key) -> str:
+        """The alias of the key's joined row, joined on first use; aliases are k0, k1...:
+        never text the user typed."""
+        if key not in self.aliases:
+            alias = f"k{len(self.aliases)}"
+            self.aliases[key] = alias
+            self.joins.append(
+                _sql(
+                    f" LEFT JOIN {_TABLES[key.kind]} AS {alias} ON {alias}.run_key = runs.key "
+                    f"AND {alias}.name = ",
+                    _bound(key.name),
+                )
+            )
+        return self.aliases[key]
+
+    # ---- conditions
+
+    def condition(self, expression: Expression) -> _Sql:
+        """A condition that is 1 or 0, never NULL, so that NOT turns every run's answer."""
+        if isinstance(expression, And):
+            return _joined(" AND ", [self.condition(item) for item in expression.operands])
+        if isinstance(expression, Or):
+            return _joined(" OR ", [self.condition(item) for item in expression.operands])
+        if isinstance(expression, Not):
+            return _sql("(NOT ", self.condition(expression.operand), ")")
+        return self.comparison(expression)
+
+    def comparison(self, comparison: Comparison) -> _Sql:
+        values = tuple(self.value(value) for value in comparison.values)
+        fields = self.fields(comparison.key)
+        matches = _joined(" OR ", [self.matches(field, comparison, values) for field in fields])
+        if not comparison.negated:
+            return matches
+        if comparison.operator == "IS NULL":
+            return _sql("(NOT ", matches, ")")
+        # != and the NOT forms hold for runs that have a value to compare and do not match:
+        # a run without the key, or with text where a number is asked, matches neither.
+        comparable = _joined(
+            " OR ", [part for field in fields for part in self.comparable(field, values)]
+        )
+        return _sql("(", comparable, " AND NOT ", matches, ")")
+
+    def value(self, value: Value) -> float | str:
+        return self.now - value.seconds if isinstance(value, Ago) else value
+
+    @staticmethod
+    def target(field: _Field, value: float | str) -> _Sql | None:
+        """The side of a field a literal compares with: text with text, a number with a number."""
+        return field.text if isinstance(value, str) else field.number
+
+    def comparable(self, field: _Field, values: tuple[float | str, ...]) -> list[_Sql]:
+        targets = {self.target(field, value) for value in values} or {field.text}
+        return [_sql(target, " IS NOT NULL") for target in targets if target is not None] or [
+            _FALSE
+        ]
+
+    def matches(
+        self, field: _Field, comparison: Comparison, values: tuple[float | str, ...]
+    ) -> _Sql:
+        operator = comparison.operator
+        if operator == "IS NULL":
+            return _joined(
+                " AND ",
+                [_sql(side, " IS NULL") for side in (field.text, field.number) if side is not None],
+            )
+        if operator == "IN":
+            parts = []
+            for kind in (float, str):
+                chosen = [value for value in values if isinstance(value, kind)]
+                target = self.target(field, chosen[0]) if chosen else None
+                if target is not None:
+                    listed = _listed(", ", [_bound(value) for value in chosen])
+                    parts.append(_sql("IFNULL(", target, " IN (", listed, "), 0)"))
+            return _joined(" OR ", parts) if parts else _FALSE
+        target = self.target(field, values[0])
+        if target is None:
+            return _FALSE  # a literal of a kind the field never holds
+        if operator == "BETWEEN":
+            return _sql(
+                "IFNULL(",
+                target,
+                " BETWEEN ",
+                _bound(values[0]),
+                " AND ",
+                _bound(values[1]),
+                ", 0)",
+            )
+        if operator in ("LIKE", "ILIKE"):
+            pattern = str(values[0])
+            if operator == "ILIKE":
+                self.folds = True
+                target = _sql(f"{CASEFOLD_FUNCTION}(", target, ")")
+                pattern = pattern.casefold()
+            return _sql("IFNULL(", target, " GLOB ", _bound(_glob(pattern)), ", 0)")
+        return _sql("IFNULL(", target, f" {_OPERATORS[operator]} ", _bound(values[0]), ", 0)")
+
+    # ---- order
+
+    def order(self, keys: Sequence[OrderKey]) -> list[_Sql]:
+        """ORDER BY terms: runs without the key last, then numbers (by value), then text,
+        in the key's direction; ties go to the newest run, as the run list sorts."""
+        terms: list[_Sql] = []
+        for order_key in keys:
+            text, number = self.fields(order_key.key)[0]
+            direction = " DESC" if order_key.descending else ""
+            if text is not None and number is not None:
+                terms.append(_sql("(", text, " IS NULL AND ", number, " IS NULL)"))
+            for side in (number, text):
+                if side is not None:
+                    terms.append(_sql(side, " IS NULL"))
+            for side in (number, text):
+                if side is not None:
+                    terms.append(_sql(side, direction))
+        return [*terms, _Sql("runs.start_time DESC"), _Sql("runs.key DESC")]
+
+
+# The comparison operators, each a fixed piece of SQL.
+_OPERATORS = {"=": "=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+
+
+def _keys(expression: Expression | None) -> Iterator[Key]:
+    if expression is None:
+        return
+    if isinstance(expression, Comparison):
+        yield expression.key
+    elif isinstance(expression, Not):
+        yield from _keys(expression.operand)
+    else:
+        for operand in expression.operands:
+            yield from _keys(operand)
+
+
+def _order_keys(order_by: Sequence[OrderKey | str] | str | None) -> tuple[OrderKey, ...]:
+    if order_by is None or isinstance(order_by, str):
+        return parse_order_by(order_by)
+    keys: list[OrderKey] = []
+    for item in order_by:
+        keys.extend([item] if isinstance(item, OrderKey) else parse_order_by([item]))
+    return tuple(keys)
+
+
+def _gone_runs(connection: sqlite3.Connection) -> list[str]:
+    """The ids of runs stored as RUNNING whose process is gone: shown as KILLED."""
+    from ..context import process_is_gone  # the process check, as selectors.with_statuses
+
+    rows = connection.execute(
+        "SELECT id, host, pid, pid_started FROM runs WHERE status = 'RUNNING'"
+    ).fetchall()
+    return [run_id for run_id, host, pid, started in rows if process_is_gone(host, pid, started)]
+
+
+def search_run_records(
+    store: RunQueries,
+    expression: Expression | str | None,
+    order_by: Sequence[OrderKey | str] | str | None = (),
+    limit: int | None = None,
+    offset: int = 0,
+    base_selection: RunFilter | None = None,
+    *,
+    now: float | None = None,
+) -> tuple[int, list[RunRecord]]:
+    """The runs that match ``expression`` (a tree from ``parse_filter``, its text, or None
+    for all) and ``base_selection`` (the selectors of get_runs, ANDed), sorted by
+    ``order_by`` (keys from ``parse_order_by`` or their text; newest first without), and
+    of those the ``limit`` (None: all, else 1 to 100,000) from ``offset`` on: how many
+    match in all, and the page's runs with parameters, tags, labels and last metrics, as
+    ``select_runs`` gives them. ``now`` (Unix seconds) is what ages such as '-2d' count
+    back from. Every part is read in one snapshot.
+
+    >>> total, records = search_run_records(
+    ...     store, "metrics.accuracy > 0.9 and params.optimizer = 'adam'",
+    ...     ["metrics.accuracy DESC"], limit=100)
+    """
+    tree = (
+        parse_filter(expression)
+        if expression is None or isinstance(expression, str)
+        else expression
+    )
+    order = _order_keys(order_by)
+    limit, offset = check_page(limit, offset)
+    status = Key(ATTRIBUTE, "status")
+    needs_status = any(key == status for key in _keys(tree)) or any(
+        item.key == status for item in order
+    )
+    with store._reading() as connection:
+        gone = _gone_runs(connection) if needs_status else []
+        compiler = _Compiler(time.time() if now is None else now, gone)
+        where = compiler.condition(tree) if tree is not None else _Sql("1")
+        terms = compiler.order(order)
+        source = _Sql("runs")
+        if base_selection is not None:
+            # A subquery named runs: the selectors' bare column names (name, key) would be
+            # ambiguous beside the joined tables' columns.
+            selected, arguments = _run_conditions(base_selection)
+            source = _Sql(f"(SELECT * FROM runs WHERE {selected}) AS runs", tuple(arguments))
+        tables = _sql(source, *compiler.joins)
+        if compiler.folds:
+            connection.create_function(CASEFOLD_FUNCTION, 1, _casefold, deterministic=True)
+        statement = _sql(
+            "SELECT runs.*, COUNT(*) OVER () FROM ",
+            tables,
+            " WHERE ",
+            where,
+            " ORDER BY ",
+            _listed(", ", terms),
+            " LIMIT ",
+            _bound(-1 if limit is None else limit),
+            " OFFSET ",
+            _bound(offset),
+        )
+        cursor = connection.execute(statement.text, statement.arguments)
+        columns = [description[0] for description in cursor.description][:-1]
+        rows = cursor.fetchall()
+        if rows:
+            total = int(rows[0][-1])
+        elif offset:
+            # A page past the end has no row to carry the count.
+            count = _sql("SELECT COUNT(*) FROM ", tables, " WHERE ", where)
+            total = int(connection.execute(count.text, count.arguments).fetchone()[0])
+        else:
+            total = 0
+        records = {
+            row[0]: RunRecord(dict(zip(columns, row[:-1], strict=True)), {}, {}, {}, {})
+            for row in rows
+        }
+        RunQueries._attach_details(connection, records)
+    return total, list(records.values())
