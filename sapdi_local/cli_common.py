@@ -1,4 +1,8 @@
-"""What the commands of ``sapdi-local`` share: options, errors, tables and run lookup."""
+"""What the commands of ``sapdi-local`` share: options, errors, tables and run lookup.
+
+Text for people goes through ``table``, ``pairs``, ``line`` or ``CommandError``, which show
+names and values literally (``display.printable``); ``--json`` output is exact.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +16,11 @@ from typing import Any, TypeVar
 import click
 from tabulate import tabulate  # type: ignore[import-untyped]  # tabulate ships no type hints
 
+from .display import printable
 from .model import Run
 from .paths import resolve_db_path
 from .sdk import run_from_record
-from .store import ReadOnlyStore, RunFilter, RunRecord
+from .store import ReadOnlyStore, RunFilter
 
 EXIT_ERROR = 2  # bad input or storage trouble: click's exit code for usage errors
 EXIT_CHECK_FAILED = 1  # a gated metric is out of bounds
@@ -29,6 +34,9 @@ class CommandError(click.ClickException):
     """A one-line error for the user, shown as "Error: ..." with exit code 2."""
 
     exit_code = EXIT_ERROR
+
+    def format_message(self) -> str:
+        return printable(self.message)
 
 
 # ---------------------------------------------------------------- shared options
@@ -93,7 +101,8 @@ def table(
     """An aligned table that fits ``width`` columns. The widest of the ``elastic`` columns
     (free text such as names) are cut first, then the widest of all; a cut cell ends in
     an ellipsis."""
-    cells = [["" if cell is None else str(cell) for cell in row] for row in rows]
+    cells = [["" if cell is None else printable(str(cell)) for cell in row] for row in rows]
+    headers = [printable(header) for header in headers]
     # tabulate makes a column at least its header plus HEADER_PADDING wide.
     widths = [
         max([len(header) + HEADER_PADDING, *(len(row[index]) for row in cells)])
@@ -121,6 +130,19 @@ def table(
             colalign=aligns,
         )
     )
+
+
+def pairs(rows: Sequence[tuple[str, Any]]) -> str:
+    """Names and values in two aligned columns, without a header."""
+    cells = [
+        (printable(name), "" if value is None else printable(str(value))) for name, value in rows
+    ]
+    return str(tabulate(cells, tablefmt="plain", disable_numparse=True))
+
+
+def line(text: str) -> None:
+    """Print one line for people: names and values in it shown literally."""
+    click.echo(printable(text))
 
 
 def clip(text: str, width: int) -> str:
@@ -191,7 +213,9 @@ def resolve_run(store: ReadOnlyStore, text: str) -> str:
             "list runs with `sapdi-local runs`"
         )
     if len(candidates) > 1:
-        listed = "; ".join(f"{run_id} ({name}, {coll})" for run_id, name, coll in candidates[:10])
+        listed = "; ".join(
+            f"{run_id} ({name!r}, {coll!r})" for run_id, name, coll in candidates[:10]
+        )
         more = f" and {len(candidates) - 10} more" if len(candidates) > 10 else ""
         raise CommandError(
             f"{text!r} names {len(candidates)} runs: {listed}{more}; give more of the id"
@@ -199,10 +223,11 @@ def resolve_run(store: ReadOnlyStore, text: str) -> str:
     return candidates[0][0]
 
 
-def load_run(store: ReadOnlyStore, text: str) -> tuple[Run, RunRecord]:
+def load_run(store: ReadOnlyStore, text: str) -> Run:
+    """The run named by ``text`` (see ``resolve_run``); a warning for each of its fields
+    that cannot be read."""
     run_id = resolve_run(store, text)
-    record = store.select_runs(RunFilter(runs=(run_id,)))[0]
-    return run_from_record(record), record
+    return run_from_record(store.select_runs(RunFilter(runs=(run_id,)))[0])
 
 
 def parse_since(text: str) -> datetime:

@@ -1,6 +1,8 @@
 """The commands that only read: where, collections, runs, show, compare, history, check.
 
-They open the file through ``ReadOnlyStore``: never creating, migrating or locking it.
+They open the file through ``ReadOnlyStore``: never creating, migrating or locking it. A
+field of a run that cannot be read (a row no sapdi-local wrote) is left out, with a warning
+line on stderr, and the command goes on.
 """
 
 from __future__ import annotations
@@ -9,9 +11,9 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import click
-from tabulate import tabulate  # type: ignore[import-untyped]  # tabulate ships no type hints
 
 from .cli_common import (
     EXIT_CHECK_FAILED,
@@ -22,9 +24,11 @@ from .cli_common import (
     duration_seconds,
     json_option,
     key_value,
+    line,
     load_run,
     moment,
     number,
+    pairs,
     parse_since,
     print_json,
     reader,
@@ -32,8 +36,9 @@ from .cli_common import (
     size_text,
     table,
 )
-from .model import STATUSES, Run, iso_time, utc_from_seconds
-from .sdk import run_from_record
+from .display import printable
+from .model import STATUSES, MetricValue, Run, iso_time, utc_from_seconds
+from .sdk import histories_from_rows, read_collections, read_metric_stats, runs_from_records
 from .selectors import with_statuses
 from .store import SCHEMA_VERSION, RunFilter, RunOrder
 
@@ -62,7 +67,7 @@ def where(db: Path | None, as_json: bool) -> None:
             ("schema", f"version {SCHEMA_VERSION}"),
             *((name, f"{value:,}") for name, value in counts.items()),
         ]
-        click.echo(tabulate(rows, tablefmt="plain", disable_numparse=True))
+        click.echo(pairs(rows))
 
 
 @click.command()
@@ -77,7 +82,9 @@ def collections(scenario: str | None, db: Path | None, as_json: bool) -> None:
       sapdi-local collections --scenario churn
     """
     with reader(db) as store:
-        found = [c for c in store.collections() if scenario is None or c["scenario"] == scenario]
+        found = [
+            c for c in read_collections(store.collections()) if scenario in (None, c["scenario"])
+        ]
     for item in found:
         item["last_start"] = iso_time(utc_from_seconds(item["last_start"]))
     if as_json:
@@ -144,7 +151,7 @@ def runs(
     with reader(db) as store:
         selection = with_statuses(store, selection, None if status is None else (status.upper(),))
         page = store.list_runs(selection, RunOrder(), limit=limit)
-    found = [run_from_record(record) for record in page.records]
+        found = runs_from_records(page.records)
     if as_json:
         print_json([{**run.to_dict(), "duration": duration_seconds(run)} for run in found])
         return
@@ -179,32 +186,40 @@ def show(run: str, db: Path | None, as_json: bool) -> None:
       sapdi-local show 3f2a
     """
     with reader(db) as store:
-        found, _ = load_run(store, run)
-        stats = store.metric_stats(found.id)
+        found = load_run(store, run)
+        stats = read_metric_stats(store, found.id)
     if as_json:
         print_json({**found.to_dict(), "duration": duration_seconds(found), "metric_stats": stats})
         return
+    lost = {item.field for item in found.unreadable if item.name is None}
+
+    def field(column: str, text: Any) -> Any:
+        return UNREADABLE if column in lost else text
+
     context = [
         ("run", found.id),
-        ("name", found.name),
-        ("collection", collection_label(found)),
-        ("status", found.status),
+        ("name", field("name", found.name)),
+        ("collection", field("collection", collection_label(found))),
+        ("status", field("status", found.status)),
         ("scenario", f"{found.scenario} (version {found.scenario_version})"),
         ("notebook" if found.notebook else "pipeline", found.notebook or found.pipeline),
         ("execution", found.execution),
-        ("start (UTC)", moment(found.start_time)),
-        ("end (UTC)", moment(found.end_time)),
+        ("start (UTC)", field("start_time", moment(found.start_time))),
+        ("end (UTC)", field("end_time", moment(found.end_time))),
         ("duration", duration(duration_seconds(found))),
     ]
-    click.echo(tabulate(context, tablefmt="plain", disable_numparse=True))
+    click.echo(pairs(context))
     user_parameters = {k: v for k, v in found.parameters.items() if k not in ("start", "end")}
     user_tags = {k: v for k, v in found.tags.items() if k != "runName"}
     labels = {k: json.dumps(v) for k, v in found.labels.items()}
-    for title, pairs in (("parameters", user_parameters), ("tags", user_tags), ("labels", labels)):
+    for title, kind, values in (
+        ("parameters", "parameter", user_parameters),
+        ("tags", "tag", user_tags),
+        ("labels", "label", labels),
+    ):
+        entries = sorted(values.items()) + unreadable_rows(found, kind)
         click.echo(f"\n{title}")
-        click.echo(
-            table(("name", "value"), sorted(pairs.items()), elastic=(1, 0)) if pairs else "  (none)"
-        )
+        click.echo(table(("name", "value"), entries, elastic=(1, 0)) if entries else "  (none)")
     click.echo("\nmetrics")
     rows = [
         (name, number(s["last"]), s["count"], number(s["min"]), number(s["max"]))
@@ -213,6 +228,19 @@ def show(run: str, db: Path | None, as_json: bool) -> None:
     click.echo(
         table(("name", "last", "count", "min", "max"), rows, elastic=(0,)) if rows else "  (none)"
     )
+
+
+UNREADABLE = "(unreadable)"  # a stored field that cannot be read, in text for people
+
+
+def unreadable_rows(run: Run, kind: str) -> list[tuple[str, str]]:
+    """A (name, "(unreadable)") row for each parameter, tag or label of ``run`` that cannot
+    be read."""
+    return [
+        (item.name or "(unreadable name)", UNREADABLE)
+        for item in run.unreadable
+        if item.field == kind
+    ]
 
 
 @click.command()
@@ -230,34 +258,56 @@ def compare(runs_named: tuple[str, ...], db: Path | None, as_json: bool) -> None
         raise click.UsageError("compare needs at least two runs")
     with reader(db) as store:
         found = [load_run(store, text) for text in runs_named]
-    fields: list[tuple[str, str, list[str | None]]] = []
+    fields: list[tuple[str, str, list[Any]]] = []
     for kind, values in (
-        ("parameter", [record.parameters for _, record in found]),
-        ("metric", [{k: number(v) for k, v in run.metrics.items()} for run, _ in found]),
+        ("parameter", [user_parameters(run) for run in found]),
+        ("metric", [dict(run.metrics) for run in found]),
     ):
         for name in sorted(set().union(*values)):
             fields.append((kind, name, [each.get(name) for each in values]))
     if as_json:
         print_json(
             {
-                "runs": [{"id": run.id, "name": run.name} for run, _ in found],
+                "runs": [{"id": run.id, "name": run.name} for run in found],
                 "fields": [
-                    {"kind": kind, "name": name, "values": values, "differs": len(set(values)) > 1}
+                    {"kind": kind, "name": name, "values": values, "differs": differ(values)}
                     for kind, name, values in fields
                 ],
             }
         )
         return
-    headers = ("", "field", *(run.name or run.id for run, _ in found))
+    headers = ("", "field", *(run.name or run.id for run in found))
     rows = [
-        (
-            "*" if len(set(values)) > 1 else "",
-            f"{kind[0]}: {name}",
-            *("-" if value is None else value for value in values),
-        )
+        ("*" if differ(values) else "", f"{kind[0]}: {name}", *compared(values))
         for kind, name, values in fields
     ]
     click.echo(table(headers, rows, elastic=range(1, len(headers))))
+
+
+def user_parameters(run: Run) -> dict[str, str]:
+    """A run's parameters without the start and end the SDK adds."""
+    return {k: v for k, v in run.parameters.items() if k not in ("start", "end")}
+
+
+def differ(values: Sequence[object]) -> bool:
+    """Whether runs' values of a field differ, compared exactly (a missing one is None)."""
+    return len(set(values)) > 1
+
+
+def compared(values: Sequence[str | float | None]) -> list[str]:
+    """Values side by side: numbers to 6 significant digits, or in full where that would
+    show different numbers alike; "-" where a run has none."""
+    numbers = {value for value in values if isinstance(value, float)}
+    short = {number(value) for value in numbers}
+    full = len(short) < len(numbers)
+    return [
+        "-"
+        if value is None
+        else (repr(value) if full else number(value))
+        if isinstance(value, float)
+        else value
+        for value in values
+    ]
 
 
 @click.command()
@@ -274,19 +324,14 @@ def history(run: str, metric: str, plot: bool, db: Path | None, as_json: bool) -
       sapdi-local history 3f2a loss --plot
     """
     with reader(db) as store:
-        found, _ = load_run(store, run)
-        if metric not in found.metrics:
+        found = load_run(store, run)
+        unreadable = {item.name for item in found.unreadable if item.field == "metric"}
+        if metric not in found.metrics and metric not in unreadable:
             known = ", ".join(sorted(found.metrics)) or "none"
             raise CommandError(f"run {found.id} has no metric {metric!r}; its metrics: {known}")
-        values = store.metric_history(found.id, [metric])[metric]
+        values = histories_from_rows(found.id, store.metric_history(found.id, [metric]))[0].values
     if as_json:
-        print_json(
-            {
-                "run_id": found.id,
-                "name": metric,
-                "values": [{"value": v, "step": s, "timestamp": t} for v, s, t in values],
-            }
-        )
+        print_json({"run_id": found.id, "name": metric, "values": [v.to_dict() for v in values]})
         return
     if plot:
         click.echo(chart(metric, values))
@@ -298,7 +343,7 @@ def history(run: str, metric: str, plot: bool, db: Path | None, as_json: bool) -
     click.echo(table(("step", metric, "time (UTC)"), rows))
 
 
-def chart(metric: str, values: Sequence[tuple[float, int | None, float]]) -> str:
+def chart(metric: str, values: Sequence[MetricValue]) -> str:
     """The values as a small terminal chart, drawn by uniplot (the optional `plot` extra):
     x is the step, or the position in the history when values have no step."""
     try:
@@ -310,7 +355,7 @@ def chart(metric: str, values: Sequence[tuple[float, int | None, float]]) -> str
     ys = [value for value, _, _ in values]
     steps = [step for _, step, _ in values]
     xs = steps if None not in steps else list(range(len(values)))
-    title = f"{metric}: {len(values)} values"
+    title = printable(f"{metric}: {len(values)} values")
     return str(plot_to_string(ys, xs=xs, title=title, width=60, height=10, lines=True))
 
 
@@ -348,9 +393,9 @@ def check(
     if minimum is None and maximum is None and baseline is None:
         raise click.UsageError("give --min, --max or --baseline")
     with reader(db) as store:
-        found, _ = load_run(store, run)
+        found = load_run(store, run)
         value = metric_of(found, metric)
-        reference = None if baseline is None else metric_of(load_run(store, baseline)[0], metric)
+        reference = None if baseline is None else metric_of(load_run(store, baseline), metric)
     failures = []
     if minimum is not None and value < minimum:
         failures.append(f"below the minimum {number(minimum)}")
@@ -376,9 +421,9 @@ def check(
             }
         )
     elif failures:
-        click.echo(f"FAIL: {label} is {' and '.join(failures)}", err=True)
+        click.echo(printable(f"FAIL: {label} is {' and '.join(failures)}"), err=True)
     else:
-        click.echo(f"OK: {label}")
+        line(f"OK: {label}")
     if failures:
         sys.exit(EXIT_CHECK_FAILED)
 

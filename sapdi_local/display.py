@@ -5,22 +5,55 @@ returns call these from ``__repr__`` and ``_repr_html_``. Tables are short on pu
 list shows its first rows and says how many more there are, a history its count, range and
 last value, never a wall of raw dicts. tabulate (which sqlite-utils brings) lays out the text
 tables and is imported only when something is shown.
+
+Text for a terminal shows every name and value literally (``printable``): a control
+character or a bidirectional override in a run name can neither move the cursor, recolour,
+rewrite nor reorder what is printed around it.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from html import escape
 from typing import TYPE_CHECKING, Any
 
+from .model import Run
+
 if TYPE_CHECKING:
-    from .model import MetricHistory, Run
+    from .model import MetricHistory
 
 TEXT_ROWS = 20  # runs or metrics listed in a terminal before "... and N more"
 HTML_ROWS = 50
 TEXT_METRIC_COLUMNS = 4  # last-value columns of a run list in a terminal
 HTML_STYLE = "border-collapse:collapse;font-size:12px"
+# What a terminal would act on rather than show: C0 controls (ESC, newline, carriage
+# return, backspace ...), DEL, C1 controls (CSI ...), and the bidirectional embeddings,
+# overrides and isolates, which reorder the text after them.
+_NOT_SHOWN = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(match: re.Match[str]) -> str:
+    character = match.group()
+    if character in _ESCAPES:
+        return _ESCAPES[character]
+    code = ord(character)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(text: str) -> str:
+    """``text`` as a terminal shows it literally: control characters and bidirectional
+    controls written as Python writes them in a string (ESC as the four characters
+    ``\\x1b``, a newline as ``\\n``, U+202E as ``\\u202e``); other text as it is.
+
+    >>> printable("lr\\x1b[2J\\n0.1")
+    'lr\\\\x1b[2J\\\\n0.1'
+    """
+    if text.isprintable():  # every character this escapes is one Python calls unprintable
+        return text
+    return _NOT_SHOWN.sub(_escape, text)
 
 
 def number(value: object) -> str:
@@ -45,9 +78,9 @@ def pairs_text(values: Mapping[str, Any], limit: int = 6) -> str:
 def text_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     from tabulate import tabulate  # type: ignore[import-untyped]  # tabulate ships no hints
 
-    return str(
-        tabulate(list(rows), headers=list(headers), tablefmt="simple", disable_numparse=True)
-    )
+    cells = [[printable(str(cell)) for cell in row] for row in rows]
+    shown = [printable(header) for header in headers]
+    return str(tabulate(cells, headers=shown, tablefmt="simple", disable_numparse=True))
 
 
 def html_table(headers: Sequence[str], rows: Iterable[Sequence[Any]], caption: str = "") -> str:
@@ -83,7 +116,7 @@ def _user_tags(run: Run) -> dict[str, str]:
 
 def run_text(run: Run) -> str:
     """A run in a few lines; a bare reference (``Run(id=...)``) in one."""
-    if run.status is None:
+    if run[1:] == Run(id=run.id)[1:]:
         return f"Run(id={run.id!r})"
     where = f"collection {run.collection_display_name!r}, scenario {run.scenario!r}"
     lines = [f"Run {run.name!r} ({short_id(run.id)}) {run.status}, {where}"]
@@ -97,7 +130,13 @@ def run_text(run: Run) -> str:
     ):
         if values:
             lines.append(f"  {label:<11} {pairs_text(values)}")
-    return "\n".join(lines)
+    if run.unreadable:
+        fields = ", ".join(
+            item.field if item.name is None else f"{item.field} {item.name!r}"
+            for item in run.unreadable
+        )
+        lines.append(f"  unreadable  {fields}")
+    return "\n".join(printable(line) for line in lines)
 
 
 def run_html(run: Run) -> str:

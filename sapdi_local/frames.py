@@ -48,7 +48,7 @@ def pandas() -> Any:
 def runs_frame(runs: Sequence[Run]) -> Any:
     """One row per run: its fields, then ``params.*``, ``tags.*`` and ``metrics.*`` (last
     values). A parameter column whose every value is a number holds numbers; others hold the
-    stored text. Times are timezone-aware (UTC)."""
+    stored text. Times are timezone-aware (UTC); one pandas cannot hold is NaT."""
     pd = pandas()
     rows: list[dict[str, Any]] = []
     for run in runs:
@@ -79,7 +79,7 @@ def runs_frame(runs: Sequence[Run]) -> Any:
         rows.append(row)
     frame = pd.DataFrame(rows, columns=_columns(RUN_COLUMNS, rows))
     for column in ("start_time", "end_time"):
-        frame[column] = pd.to_datetime(frame[column], utc=True)
+        frame[column] = pd.to_datetime(frame[column], utc=True, errors="coerce")
     for column in frame.columns:
         if column.startswith("params."):
             frame[column] = _numbers_if_all_are(pd, frame[column])
@@ -104,7 +104,8 @@ def _numbers_if_all_are(pd: Any, column: Any) -> Any:
 
 def histories_frame(histories: Iterable[MetricHistory]) -> Any:
     """Long format: one row per stored value, with run_id, metric, step, timestamp (UTC)
-    and value, oldest first within each run and metric."""
+    and value, oldest first within each run and metric; a timestamp pandas cannot hold is
+    NaT."""
     pd = pandas()
     rows = [
         (history.run_id, history.name, value.step, value.timestamp, value.value)
@@ -113,6 +114,6 @@ def histories_frame(histories: Iterable[MetricHistory]) -> Any:
     ]
     frame = pd.DataFrame(rows, columns=list(HISTORY_COLUMNS))
     frame["step"] = frame["step"].astype("Int64")  # nullable: old values may have no step
-    frame["timestamp"] = pd.to_datetime(frame["timestamp"], unit="s", utc=True)
+    frame["timestamp"] = pd.to_datetime(frame["timestamp"], unit="s", utc=True, errors="coerce")
     frame["value"] = frame["value"].astype(float)
     return frame

@@ -39,6 +39,30 @@ def utc_from_seconds(seconds: float | None) -> datetime | None:
 _NOTHING: Mapping[str, Any] = MappingProxyType({})  # the shared, read-only empty default
 
 
+class UnreadableFieldWarning(UserWarning):
+    """A stored run holds a field no sapdi-local writes (a label that is not JSON, a time
+    that is text or out of range, a metric value that is a blob...): it is read without it."""
+
+
+class Unreadable(NamedTuple):
+    """A field of a stored run that cannot be read, and so is left out of what is shown.
+
+    ``field`` is a column of the run (``"start_time"``, ``"status"``, ``"name"`` ...) or
+    ``"parameter"``, ``"tag"``, ``"label"`` or ``"metric"``, then with ``name`` (None when
+    the name itself cannot be read); ``reason`` is a sentence that names the field.
+
+    >>> run.unreadable
+    (Unreadable(field='label', name='accuracy', reason="label 'accuracy' is not valid JSON: ..."),)
+    """
+
+    field: str
+    name: str | None
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"field": self.field, "name": self.name, "reason": self.reason}
+
+
 class Run(NamedTuple):
     """A run. ``Run(id="...")`` refers to a stored run; ``get_runs`` fills in the rest.
 
@@ -62,6 +86,8 @@ class Run(NamedTuple):
     tags: Mapping[str, str] = _NOTHING
     labels: Mapping[str, Any] = _NOTHING
     metrics: Mapping[str, float] = _NOTHING
+    # Stored fields that could not be read: left out above (None, or missing from the maps).
+    unreadable: tuple[Unreadable, ...] = ()
 
     @property
     def collection_display_name(self) -> str | None:
@@ -89,6 +115,7 @@ class Run(NamedTuple):
             "tags": dict(self.tags),
             "labels": dict(self.labels),
             "metrics": dict(self.metrics),
+            "unreadable": [item.to_dict() for item in self.unreadable],
         }
 
     def __repr__(self) -> str:

@@ -12,16 +12,19 @@ from __future__ import annotations
 import os
 import threading
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from functools import partial
+from itertools import chain
+from operator import attrgetter, is_not, itemgetter
 from time import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import lifecycle
 from .cache import BYTES_PER_CACHED_VALUE, Cache, MetricEntry, Window, text_cost
 from .context import RunContext, current_process, new_id, process_is_gone, resolve_context
 from .errors import (
     InvalidTypeError,
+    InvalidValueError,
     NoActiveRunError,
     PersistWarning,
     RunAlreadyActiveError,
@@ -31,12 +34,15 @@ from .model import (
     FINISHED,
     KILLED,
     RUNNING,
+    STATUSES,
     HistoryList,
     MetricHistory,
     MetricValue,
     Run,
     RunList,
     Scenario,
+    Unreadable,
+    UnreadableFieldWarning,
     iso_time,
     utc_from_seconds,
 )
@@ -44,6 +50,11 @@ from .paths import resolve_db_path
 from .selectors import delete_filter, run_filter
 from .validation import (
     MAX_METRIC_VALUE,
+    MAX_NAME_LENGTH,
+    MAX_TIMESTAMP,
+    MAX_VALUE_LENGTH,
+    MIN_TIMESTAMP,
+    TIME_RANGE_TEXT,
     check_label,
     check_metric_value,
     check_name,
@@ -52,6 +63,7 @@ from .validation import (
     check_step,
     check_tag,
     check_timestamp,
+    decode_label,
     name_value_pairs,
 )
 
@@ -61,7 +73,7 @@ if TYPE_CHECKING:
 
     import pandas
 
-    from .store import PersistBatch, RunRecord, Store
+    from .store import PersistBatch, ReadOnlyStore, RunRecord, Store
 
 CACHE_LIMIT_BYTES = 1.5 * 1024 * 1024
 # Rows become MetricValues without a Python call each: a history has up to 1000 per metric.
@@ -619,7 +631,7 @@ class MLTrackingSDK:
             "get_runs", scenario, scenario_version, pipeline, execution, notebook, run, tags
         )
         self._flush_before_read()
-        return RunList(run_from_record(record) for record in self.store.select_runs(selection))
+        return RunList(runs_from_records(self.store.select_runs(selection)))
 
     def runs_frame(
         self,
@@ -684,11 +696,7 @@ class MLTrackingSDK:
         run_id = self._run_id(run)
         names = _metric_names("get_metrics_history", metrics)
         self._flush_before_read()
-        stored = self.store.metric_history(run_id, names)
-        return HistoryList(
-            MetricHistory(run_id=run_id, name=name, values=tuple(map(_metric_value, rows)))
-            for name, rows in stored.items()
-        )
+        return HistoryList(histories_from_rows(run_id, self.store.metric_history(run_id, names)))
 
     def metrics_frame(
         self, run: Any = None, metrics: str | Iterable[str] | None = None
@@ -716,9 +724,9 @@ class MLTrackingSDK:
         self._flush_before_read()
         stored = self.store.metric_histories(run_ids, names)
         return histories_frame(
-            MetricHistory(run_id=run_id, name=name, values=tuple(map(_metric_value, rows)))
+            history
             for run_id in run_ids
-            for name, rows in stored.get(run_id, {}).items()
+            for history in histories_from_rows(run_id, stored.get(run_id, {}))
         )
 
     def list_scenarios(self) -> list[Scenario]:
@@ -836,27 +844,313 @@ def _metric_names(function: str, metrics: str | Iterable[str] | None) -> list[st
     return names
 
 
-def shown_status(row: Mapping[str, Any]) -> str:
-    """A stored run's status as readers see it: RUNNING is KILLED once its process is gone."""
-    status: str = row["status"]
+# ------------------------------------------------------------ reading stored runs
+#
+# A file edited by hand or by another tool can hold what no sapdi-local writes: a label that
+# is not JSON (or JSON nested thousands deep), a time or metric value that is text, a blob
+# or out of range, a status of its own, a name megabytes long. Every reader (get_runs, the
+# command line, the explorer) reads a stored field by the rule the SDK keeps when it writes
+# that field; a field that breaks it is left out (None, or missing from the run's
+# parameters, tags, labels or metrics), named in the run's ``unreadable``, and the run is
+# read all the same. A metric history leaves out each stored value whose value, step or
+# timestamp breaks its rule.
+
+_STORED_STATUSES = tuple(status for status in STATUSES if status != KILLED)
+_NAME_COLUMNS = ("name", "collection")  # a run always has these
+_OPTIONAL_NAME_COLUMNS = (
+    "scenario",
+    "scenario_version",
+    "notebook",
+    "pipeline",
+    "execution",
+    "host",
+    "pid_started",
+)
+_TIME_COLUMNS = ("start_time", "end_time")
+_MAX_PID = 2**31 - 1
+_FLOAT_ONLY = frozenset((float,))
+_TEXT_ONLY = frozenset((str,))
+_INT_ONLY = frozenset((int,))
+_DEFAULT_FLAGS = frozenset((0, 1))
+_STATUS_SET = frozenset(_STORED_STATUSES)
+_NOT_NONE = partial(is_not, None)
+_STEP_TYPES = frozenset((int, type(None)))
+
+
+class StoredRun(NamedTuple):
+    """A stored run as read: each field that cannot be read is None in ``row`` or left out
+    of the maps, and named in ``unreadable``; labels are decoded."""
+
+    row: dict[str, Any]
+    parameters: dict[str, str]
+    tags: dict[str, str]
+    labels: dict[str, Any]
+    metrics: dict[str, float]
+    unreadable: tuple[Unreadable, ...]
+
+
+def described(value: object) -> str:
+    """A stored value in a few words, for a message: its kind, and its start if it is text."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bytes):
+        return f"a blob of {len(value):,} byte" + ("" if len(value) == 1 else "s")
+    if isinstance(value, str):
+        if len(value) <= 40:
+            return f"text {value!r}"
+        return f"text of {len(value):,} characters ({value[:20]!r}…)"
+    return f"{type(value).__name__} {value!r}"[:60]
+
+
+def name_problem(value: object) -> str | None:
+    """Why a stored name (of a run, a collection, a parameter, tag, label or metric) is not
+    one sapdi-local writes; None if it is."""
+    if isinstance(value, str) and 0 < len(value) <= MAX_NAME_LENGTH:
+        return None if "\x00" not in value else "text holding a NUL character"
+    if not isinstance(value, str):
+        return f"{described(value)}, not text"
+    if not value:
+        return "empty"
+    return f"{len(value):,} characters long; names have at most {MAX_NAME_LENGTH}"
+
+
+def number_problem(value: object) -> str | None:
+    """Why a stored metric value is not one sapdi-local writes; None if it is."""
+    if isinstance(value, (float, int)) and not isinstance(value, bool):
+        if -_MAX <= value <= _MAX:
+            return None
+        return f"{value!r}, not a finite number"
+    return f"{described(value)}, not a number"
+
+
+def time_problem(value: object) -> str | None:
+    """Why a stored time (Unix seconds, or NULL) is not one every reader can show; None if
+    it is."""
+    if value is None:
+        return None
+    if isinstance(value, (float, int)) and not isinstance(value, bool):
+        if MIN_TIMESTAMP <= value <= MAX_TIMESTAMP:
+            return None
+        return f"{value!r} Unix seconds, outside {TIME_RANGE_TEXT}"
+    return f"{described(value)}, not Unix seconds"
+
+
+def _text_value(kind: str, name: str, value: object) -> str:
+    if isinstance(value, str):
+        if len(value) <= MAX_VALUE_LENGTH:
+            return value
+        raise InvalidValueError(
+            f"{kind} {name!r} has a value of {len(value):,} characters; values have at most "
+            f"{MAX_VALUE_LENGTH}"
+        )
+    raise InvalidValueError(f"{kind} {name!r} is {described(value)}, not text")
+
+
+def _metric_number(kind: str, name: str, value: object) -> float:
+    problem = number_problem(value)
+    if problem is not None:
+        raise InvalidValueError(f"{kind} {name!r} is {problem}")
+    return float(value)  # type: ignore[arg-type]  # a number: number_problem said so
+
+
+def _label_value(kind: str, name: str, value: object) -> object:
+    return decode_label(name, value)
+
+
+# Checks of many stored names or values at once, without a Python call per item: a list
+# of 10,000 runs reads 100,000 of them.
+def _names_readable(names: Collection[Any]) -> bool:
+    return (
+        _TEXT_ONLY.issuperset(map(type, names))
+        and all(names)  # none empty
+        and max(map(len, names), default=0) <= MAX_NAME_LENGTH
+        and "\x00" not in "".join(names)
+    )
+
+
+def _texts_readable(values: Collection[Any]) -> bool:
+    return (
+        _TEXT_ONLY.issuperset(map(type, values))
+        and max(map(len, values), default=0) <= MAX_VALUE_LENGTH
+    )
+
+
+def _numbers_readable(values: Collection[Any]) -> bool:
+    return _FLOAT_ONLY.issuperset(map(type, values)) and (
+        not values or (min(values) >= -_MAX and max(values) <= _MAX)
+    )
+
+
+def _times_readable(values: Collection[Any]) -> bool:
+    return _FLOAT_ONLY.issuperset(map(type, values)) and (
+        not values or (min(values) >= MIN_TIMESTAMP and max(values) <= MAX_TIMESTAMP)
+    )
+
+
+def _read_entries(
+    stored: dict[Any, Any],
+    kind: str,
+    read: Callable[[str, str, Any], Any],
+    all_readable: Callable[[Collection[Any]], bool] | None,
+    unreadable: list[Unreadable],
+) -> dict[str, Any]:
+    """The entries of ``stored`` (parameters, tags, labels or metrics) whose name and value
+    can be read (``read`` gives the value or raises); each other one is left out and named
+    in ``unreadable``. When ``all_readable`` says every value is, they are taken as they are."""
+    if all_readable is not None and _names_readable(stored) and all_readable(stored.values()):
+        return stored
+    entries: dict[str, Any] = {}
+    for name, value in stored.items():
+        problem = name_problem(name)
+        if problem is not None:
+            reason = f"a {kind} name is {problem}"
+            unreadable.append(Unreadable(kind, None, reason))
+            continue
+        try:
+            entries[name] = read(kind, name, value)
+        except InvalidValueError as error:
+            unreadable.append(Unreadable(kind, name, str(error)))
+    return entries
+
+
+def read_record(record: RunRecord) -> StoredRun:
+    """A stored run with every field read by the rule the SDK writes it by (see above)."""
+    row = record.row
+    unreadable: list[Unreadable] = []
+    read = row
+
+    def refuse(column: str, problem: str, replacement: object = None) -> None:
+        nonlocal read
+        if read is row:
+            read = dict(row)
+        read[column] = replacement
+        unreadable.append(Unreadable(column, None, f"{column} is {problem}"))
+
+    run_id = row["id"]
+    if run_id.__class__ is not str:
+        # Kept, as text, rather than left out: a run is known by its id.
+        refuse("id", f"{described(run_id)}, not text", repr(run_id))
+    for column in _NAME_COLUMNS:
+        problem = name_problem(row[column])
+        if problem is not None:
+            refuse(column, problem)
+    for column in _OPTIONAL_NAME_COLUMNS:
+        if row[column] is not None:
+            problem = name_problem(row[column])
+            if problem is not None:
+                refuse(column, problem)
+    if row["collection_is_default"] not in (0, 1):
+        refuse("collection_is_default", f"{described(row['collection_is_default'])}, not 0 or 1", 0)
+    if row["status"] not in _STORED_STATUSES:
+        refuse("status", f"{described(row['status'])}, not one of {', '.join(_STORED_STATUSES)}")
+    for column in _TIME_COLUMNS:
+        problem = time_problem(row[column])
+        if problem is not None:
+            refuse(column, problem)
+    pid = row["pid"]
+    if pid is not None and (pid.__class__ is not int or not 0 <= pid <= _MAX_PID):
+        refuse("pid", f"{described(pid)}, not a process id")
+    return StoredRun(
+        row=read,
+        parameters=_read_entries(
+            record.parameters, "parameter", _text_value, _texts_readable, unreadable
+        ),
+        tags=_read_entries(record.tags, "tag", _text_value, _texts_readable, unreadable),
+        labels=_read_entries(record.labels, "label", _label_value, None, unreadable),
+        metrics=_read_entries(
+            record.metrics, "metric", _metric_number, _numbers_readable, unreadable
+        ),
+        unreadable=tuple(unreadable),
+    )
+
+
+def read_records(records: Sequence[RunRecord]) -> list[StoredRun]:
+    """``read_record`` of each record. The usual list, where nothing is left out, is checked
+    in bulk (a column or a kind of entry of all the runs at once, without a Python call per
+    field): a list of 10,000 runs costs little more than its labels' JSON."""
+    if not _records_readable(records):
+        return [read_record(record) for record in records]
+    stored: list[StoredRun] = []
+    for record in records:
+        try:
+            labels = {name: decode_label(name, text) for name, text in record.labels.items()}
+        except InvalidValueError:
+            stored.append(read_record(record))
+            continue
+        row = record.row
+        stored.append(StoredRun(row, record.parameters, record.tags, labels, record.metrics, ()))
+    return stored
+
+
+def _records_readable(records: Sequence[RunRecord]) -> bool:
+    """Whether every field of ``records`` but their labels' JSON can be read as it is."""
+    rows = list(map(attrgetter("row"), records))
+
+    def column(name: str) -> list[Any]:
+        return list(filter(_NOT_NONE, map(itemgetter(name), rows)))
+
+    names = {name: column(name) for name in _NAME_COLUMNS + _OPTIONAL_NAME_COLUMNS}
+    pids = column("pid")
+    if not (
+        _TEXT_ONLY.issuperset(map(type, column("id")))
+        and all(len(names[name]) == len(rows) for name in _NAME_COLUMNS)
+        and all(map(_names_readable, names.values()))
+        and _DEFAULT_FLAGS.issuperset(map(itemgetter("collection_is_default"), rows))
+        and _STATUS_SET.issuperset(map(itemgetter("status"), rows))
+        and all(_times_readable(column(name)) for name in _TIME_COLUMNS)
+        and _INT_ONLY.issuperset(map(type, pids))
+        and (not pids or (min(pids) >= 0 and max(pids) <= _MAX_PID))
+    ):
+        return False
+    for kind, values_readable in (
+        ("parameters", _texts_readable),
+        ("tags", _texts_readable),
+        ("labels", _texts_readable),  # JSON text: decoded run by run
+        ("metrics", _numbers_readable),
+    ):
+        maps = list(map(attrgetter(kind), records))
+        entries = list(chain.from_iterable(maps))
+        if not (
+            _names_readable(entries)
+            and values_readable(list(chain.from_iterable(map(dict.values, maps))))
+        ):
+            return False
+    return True
+
+
+def shown_status(row: Mapping[str, Any]) -> str | None:
+    """A run's status as readers see it, from its row as ``read_record`` gives it: RUNNING
+    is KILLED once its process is gone; None when the stored status cannot be read."""
+    status: str | None = row["status"]
     if status == RUNNING and process_is_gone(row["host"], row["pid"], row["pid_started"]):
         return KILLED
     return status
 
 
-def run_from_record(record: RunRecord) -> Run:
+def run_from_record(record: RunRecord, *, warn: bool = True) -> Run:
     """A stored run as the API shows it: system parameters and tag added, labels decoded,
-    and a run whose process is gone shown as KILLED."""
-    row = record.row
-    status = shown_status(row)
-    import json  # imported when first needed: keeps "import tracking" light
+    and a run whose process is gone shown as KILLED. Fields that cannot be read are left
+    out and named in ``Run.unreadable``, with an ``UnreadableFieldWarning`` for each
+    unless ``warn`` is false."""
+    return _run_from_stored(read_record(record), warn=warn)
 
+
+def runs_from_records(records: Sequence[RunRecord], *, warn: bool = True) -> list[Run]:
+    """``run_from_record`` of each record, read in bulk (``read_records``)."""
+    return [_run_from_stored(stored, warn=warn) for stored in read_records(records)]
+
+
+def _run_from_stored(stored: StoredRun, *, warn: bool) -> Run:
+    row = stored.row
     start, end = utc_from_seconds(row["start_time"]), utc_from_seconds(row["end_time"])
-    parameters = dict(record.parameters)
+    parameters = dict(stored.parameters)
     parameters["start"] = iso_time(start) or ""
     if end is not None:
         parameters["end"] = iso_time(end) or ""
-    return Run(
+    tags = dict(stored.tags)
+    if row["name"] is not None:
+        tags["runName"] = row["name"]
+    run = Run(
         id=row["id"],
         name=row["name"],
         collection=row["collection"],
@@ -866,11 +1160,157 @@ def run_from_record(record: RunRecord) -> Run:
         notebook=row["notebook"],
         pipeline=row["pipeline"],
         execution=row["execution"],
-        status=status,
+        status=shown_status(row),
         start_time=start,
         end_time=end,
         parameters=parameters,
-        tags={**record.tags, "runName": row["name"]},
-        labels={key: json.loads(text) for key, text in record.labels.items()},
-        metrics=dict(record.metrics),
+        tags=tags,
+        labels=stored.labels,
+        metrics=stored.metrics,
+        unreadable=stored.unreadable,
     )
+    if warn:
+        warn_unreadable(run.id, run.name, run.unreadable)
+    return run
+
+
+def warn_unreadable(run_id: str, name: str | None, unreadable: Iterable[Unreadable]) -> None:
+    """An ``UnreadableFieldWarning`` for each field of a run that cannot be read, pointing
+    at the first caller outside this package."""
+    items = list(unreadable)
+    if not items:
+        return
+    import sys  # imported when first needed, as the warnings are rare
+
+    level, frame = 1, sys._getframe(0)
+    package = os.path.dirname(__file__)
+    while frame is not None and frame.f_code.co_filename.startswith(package):
+        level, frame = level + 1, frame.f_back  # type: ignore[assignment]
+    run = f"run {run_id}" + ("" if name is None else f" ({name!r})")
+    for item in items:
+        warnings.warn(f"{run}: {item.reason}; left out", UnreadableFieldWarning, stacklevel=level)
+
+
+def histories_from_rows(
+    run_id: str, stored: Mapping[Any, Sequence[tuple[Any, Any, Any]]]
+) -> list[MetricHistory]:
+    """A run's metric histories from the store's rows, with an ``UnreadableFieldWarning``
+    for each whose name or some of whose values cannot be read (those are left out)."""
+    histories: list[MetricHistory] = []
+    problems: list[Unreadable] = []
+    for name, rows in stored.items():
+        values, problem = read_history(run_id, name, rows)
+        if problem is not None:
+            problems.append(problem)
+        if problem is None or problem.name is not None:
+            histories.append(MetricHistory(run_id=run_id, name=name, values=values))
+    warn_unreadable(run_id, None, problems)
+    return histories
+
+
+def read_history(
+    run_id: str, name: object, rows: Sequence[tuple[Any, Any, Any]]
+) -> tuple[tuple[MetricValue, ...], Unreadable | None]:
+    """The stored values of one metric of a run, oldest first, without those whose value,
+    step or timestamp cannot be read; and what was left out, if anything."""
+    problem = name_problem(name)
+    if problem is not None:
+        return (), Unreadable("metric", None, f"a metric name is {problem}")
+    if not rows:
+        return (), None
+    # The usual case checked in bulk, without a Python call per value: a history holds
+    # up to 1000 values per metric.
+    values, steps, stamps = zip(*rows, strict=True)
+    if (
+        _numbers_readable(values)
+        and _STEP_TYPES.issuperset(map(type, steps))
+        and _times_readable(stamps)
+    ):
+        return tuple(map(_metric_value, rows)), None
+    kept: list[MetricValue] = []
+    first: str | None = None
+    for value, step, stamp in rows:
+        problem = _stored_value_problem(value, step, stamp)
+        if problem is None:
+            kept.append(MetricValue(float(value), step, float(stamp)))
+        elif first is None:
+            first = problem
+    if first is None:
+        return tuple(kept), None
+    reason = (
+        f"metric {name!r}: {len(rows) - len(kept)} of its {len(rows)} stored values cannot "
+        f"be read (the first: {first})"
+    )
+    return tuple(kept), Unreadable("metric", str(name), reason)
+
+
+def _stored_value_problem(value: object, step: object, stamp: object) -> str | None:
+    """Why one stored value of a metric cannot be read; None if it can."""
+    problem = number_problem(value)
+    if problem is not None:
+        return f"a value is {problem}"
+    if step is not None and (
+        not isinstance(step, int)
+        or isinstance(step, bool)
+        or not -_STEP_LIMIT <= step < _STEP_LIMIT
+    ):
+        return f"a step is {described(step)}, not a 64-bit integer"
+    if stamp is None:
+        return "a timestamp is NULL"
+    problem = time_problem(stamp)
+    return None if problem is None else f"a timestamp is {problem}"
+
+
+def read_metric_stats(
+    store: ReadOnlyStore, run_id: str, *, warn: bool = True
+) -> dict[str, dict[str, Any]]:
+    """Per metric of a run: its last value, and the count, min and max of its stored values
+    (``ReadOnlyStore.metric_stats``), each readable: a metric whose name cannot be read is
+    left out, and one whose last, min or max is not a number has them taken again from its
+    readable values (a last value that cannot be read is None), with an
+    ``UnreadableFieldWarning`` for the values left out unless ``warn`` is false."""
+    stats: dict[str, dict[str, Any]] = {}
+    for name, stat in store.metric_stats(run_id).items():
+        if name_problem(name) is not None:
+            continue
+        if any(
+            number_problem(stat[key]) for key in ("last", "min", "max") if stat[key] is not None
+        ):
+            rows = store.metric_history(run_id, [name])[name]
+            values, problem = read_history(run_id, name, rows)
+            if warn and problem is not None:
+                warn_unreadable(run_id, None, [problem])
+            numbers = [value.value for value in values]
+            stat = {
+                "last": None if number_problem(stat["last"]) else stat["last"],
+                "count": len(numbers),
+                "min": min(numbers, default=None),
+                "max": max(numbers, default=None),
+            }
+        stats[name] = stat
+    return stats
+
+
+def read_collections(
+    stored: Iterable[Mapping[str, Any]], *, warn: bool = True
+) -> list[dict[str, Any]]:
+    """``ReadOnlyStore.collections()`` as readers show them: a collection whose scenario or
+    name cannot be read is left out (its runs are still listed, that field left out), with
+    an ``UnreadableFieldWarning`` unless ``warn`` is false; a newest start that cannot be
+    read is None."""
+    collections: list[dict[str, Any]] = []
+    for item in stored:
+        scenario, name = item["scenario"], item["collection"]
+        problem = name_problem(name) or (None if scenario is None else name_problem(scenario))
+        if problem is not None:
+            if warn:
+                warnings.warn(
+                    f"a collection {'name' if name_problem(name) else 'scenario'} is {problem}; "
+                    "the collection is left out of the list (its runs are not)",
+                    UnreadableFieldWarning,
+                    stacklevel=2,
+                )
+            continue
+        last_start = item["last_start"]
+        collections.append({**item, "last_start": None if time_problem(last_start) else last_start})
+    return collections

@@ -3,18 +3,32 @@
 Each endpoint is a function of a ``ReadOnlyStore`` and the query's parameters that returns
 JSON-ready data or raises ``ApiError`` (a status and a message for people). The HTTP layer
 (``server.py``) only routes and encodes. Nothing here writes: the store is opened read-only.
+
+A field of a run that cannot be read (a row no sapdi-local wrote: a label that is not JSON,
+a time that is text) is left out (null, or missing from its map) and described in the
+run's ``unreadable`` list; metric values that cannot be read are left out of histories and
+described in the answer's ``unreadable`` list. The answer is 200 all the same.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
 from .. import __version__
 from ..model import STATUSES, Run
-from ..sdk import run_from_record, shown_status
+from ..sdk import (
+    StoredRun,
+    name_problem,
+    read_collections,
+    read_history,
+    read_metric_stats,
+    read_record,
+    read_records,
+    run_from_record,
+    shown_status,
+)
 from ..selectors import with_statuses
 from ..store import SCHEMA_VERSION, ReadOnlyStore, RunFilter, RunOrder, RunRecord
 
@@ -102,8 +116,8 @@ def database(store: ReadOnlyStore, query: Query) -> dict[str, Any]:
 def collections(store: ReadOnlyStore, query: Query) -> dict[str, Any]:
     """``/api/collections``: every run collection, grouped by scenario."""
     _check_known(query, (), "/api/collections")
-    scenarios: dict[str, list[dict[str, Any]]] = {}
-    for item in store.collections():
+    scenarios: dict[str | None, list[dict[str, Any]]] = {}
+    for item in read_collections(store.collections(), warn=False):
         display = item["collection"] + (" (Default)" if item["is_default"] else "")
         scenarios.setdefault(item["scenario"], []).append(
             {
@@ -116,7 +130,8 @@ def collections(store: ReadOnlyStore, query: Query) -> dict[str, Any]:
         )
     return {
         "scenarios": [
-            {"name": name, "collections": items} for name, items in sorted(scenarios.items())
+            {"name": name, "collections": items}
+            for name, items in sorted(scenarios.items(), key=lambda item: (item[0] is None, item))
         ]
     }
 
@@ -164,9 +179,18 @@ def runs(store: ReadOnlyStore, query: Query) -> dict[str, Any]:
     return {
         "total": page.total,
         "offset": offset,
-        "runs": [run_summary(record) for record in page.records],
-        "columns": {"parameters": page.parameters, "metrics": page.metrics, "tags": page.tags},
+        "runs": [run_summary(stored) for stored in read_records(page.records)],
+        "columns": {
+            "parameters": readable_names(page.parameters),
+            "metrics": readable_names(page.metrics),
+            "tags": readable_names(page.tags),
+        },
     }
+
+
+def readable_names(names: Sequence[object]) -> list[str]:
+    """The names of columns that can be read (a run's own entry names it if one cannot)."""
+    return [name for name in names if isinstance(name, str) and name_problem(name) is None]
 
 
 def _order(sort: str | None, direction: str | None) -> RunOrder:
@@ -193,16 +217,18 @@ def run(store: ReadOnlyStore, run_id: str, query: Query) -> dict[str, Any]:
     records = store.select_runs(RunFilter(runs=(run_id,)))
     if not records:
         raise ApiError(404, f"no run with id {run_id!r} in {store.path}; list runs at /api/runs")
-    record = records[0]
-    data = run_json(record)
-    data["process"] = {"host": record.row["host"], "pid": record.row["pid"]}
-    data["metric_stats"] = store.metric_stats(run_id)
+    stored = read_record(records[0])
+    data = run_json(records[0])
+    data["process"] = {"host": stored.row["host"], "pid": stored.row["pid"]}
+    data["metric_stats"] = read_metric_stats(store, run_id, warn=False)
     return data
 
 
 def metrics(store: ReadOnlyStore, query: Query) -> dict[str, Any]:
     """``/api/metrics?run=ID&metric=NAME``: stored histories of several runs, oldest first,
-    one list per field (step, timestamp, value) so charts take them as they are."""
+    one list per field (step, timestamp, value) so charts take them as they are. Values that
+    cannot be read are left out, and each metric that lost some is described in
+    ``unreadable`` (run_id, field, name, reason)."""
     _check_known(query, ("run", "metric"), "/api/metrics")
     run_ids = _several(query, "run")
     if run_ids is None:
@@ -214,28 +240,33 @@ def metrics(store: ReadOnlyStore, query: Query) -> dict[str, Any]:
         raise ApiError(
             404, f"no run with id {missing[0]!r} in {store.path}; list runs at /api/runs"
         )
-    return {
-        "runs": {
-            run_id: {
-                name: {
-                    "step": [step for _, step, _ in values],
-                    "timestamp": [timestamp for _, _, timestamp in values],
-                    "value": [value for value, _, _ in values],
-                }
-                for name, values in history.items()
+    runs: dict[str, dict[str, dict[str, list[Any]]]] = {}
+    unreadable: list[dict[str, Any]] = []
+    for run_id, history in histories.items():
+        charted = runs[run_id] = {}
+        for name, rows in history.items():
+            values, problem = read_history(run_id, name, rows)
+            if problem is not None:
+                unreadable.append({"run_id": run_id, **problem.to_dict()})
+                if problem.name is None:  # the name itself cannot be read
+                    continue
+            charted[name] = {
+                "step": [step for _, step, _ in values],
+                "timestamp": [timestamp for _, _, timestamp in values],
+                "value": [value for value, _, _ in values],
             }
-            for run_id, history in histories.items()
-        }
-    }
+    return {"runs": runs, "unreadable": unreadable}
 
 
-def run_summary(record: RunRecord) -> dict[str, Any]:
+def run_summary(stored: StoredRun) -> dict[str, Any]:
     """A run as lists show it: what a table row needs, without the system parameters and tag
     the SDK adds (``start``, ``end``, ``runName``) or the context of ``/api/runs/<id>``.
 
-    Made straight from the stored row: a collection of 10,000 runs is listed in one request.
+    Made straight from the stored row (as ``read_records`` reads it): a collection of 10,000
+    runs is listed in one request. Fields that cannot be read are null or left out, and
+    described in ``unreadable``.
     """
-    row = record.row
+    row = stored.row
     start, end = row["start_time"], row["end_time"]
     return {
         "id": row["id"],
@@ -247,15 +278,16 @@ def run_summary(record: RunRecord) -> dict[str, Any]:
         "start_time": _iso(start),
         "end_time": _iso(end),
         "duration_seconds": None if start is None or end is None else end - start,
-        "parameters": record.parameters,
-        "tags": record.tags,
-        "labels": {name: json.loads(text) for name, text in record.labels.items()},
-        "metrics": record.metrics,
+        "parameters": stored.parameters,
+        "tags": stored.tags,
+        "labels": stored.labels,
+        "metrics": stored.metrics,
+        "unreadable": [item.to_dict() for item in stored.unreadable],
     }
 
 
 def run_json(record: RunRecord) -> dict[str, Any]:
-    run: Run = run_from_record(record)
+    run: Run = run_from_record(record, warn=False)
     data = run.to_dict()
     data["duration_seconds"] = (
         None
