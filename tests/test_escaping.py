@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from click.testing import CliRunner, Result
@@ -184,3 +185,154 @@ def test_compare_json_gives_numbers_as_numbers_and_differs_on_exact_values(
         "differs": False,
     }
     assert fields["epochs"]["values"] == ["3", "3"]  # parameters are stored as text
+
+
+# ---------------------------------------------------------------- the explorer, in a browser
+#
+# Plotly reads the text it draws as its own markup (<a href>, <b>, <br>, entities): names
+# must reach chart legends, category labels, axis titles and hover text as literal text, in
+# the page and in the board's exported HTML. The harness is tests/test_ui_browser.py's.
+
+try:
+    import test_ui_browser as harness
+except pytest.skip.Exception:  # no Playwright: the browser tests below are skipped
+    harness = None
+
+LINK_RUN = '<a href="https://evil.example/phish">x</a>'
+BOLD_RUN = "<b>bold</b><br>"
+ENTITY_METRIC = "acc &amp; <i>f1</i>"  # one value per run: a bar chart, its title on the axis
+OPTIMIZER = "<u>opt</u>"  # a text parameter: a category axis against it
+
+browser_tests = pytest.mark.skipif(
+    harness is None or not (harness.CHROMIUM.exists() or harness.BROWSER_REQUIRED),
+    reason="needs Playwright and Chromium (see tests/test_ui_browser.py)",
+)
+if harness is not None:
+    browser = harness.browser  # the module's Chromium, as a fixture here too
+
+
+def write_markup_runs(path: Path) -> dict[str, str]:
+    """Two runs named in Plotly's markup, in scenario "spoof", collection "names"."""
+    ids: dict[str, str] = {}
+    with MLTrackingSDK(db_path=path, scenario="spoof", notebook="n.ipynb") as sdk:
+        for index, name in enumerate((LINK_RUN, BOLD_RUN)):
+            with sdk.start_run(run_collection_name="names", run_name=name) as run:
+                sdk.log_parameters({"optimizer": f"{OPTIMIZER}{index}"})
+                for step in range(5):
+                    sdk.log_metric("loss", 1.0 / (step + 1 + index), step=step)
+                sdk.log_metric(ENTITY_METRIC, 0.5 + index / 10)
+            ids[name] = run.id
+    return ids
+
+
+SVG_TEXT = """root => {
+  const el = document.querySelector(root);
+  const texts = (selector) => [...el.querySelectorAll(selector)].map((node) => node.textContent);
+  return {
+    legend: texts('.legendtext'),
+    ticks: texts('.xtick text'),
+    titles: texts('.g-xtitle, .g-ytitle'),
+    hover: texts('.hoverlayer text'),
+    links: el.querySelectorAll('svg a').length,
+    styled: el.querySelectorAll('svg tspan[style*="bold"], svg tspan[style*="italic"]').length,
+  };
+}"""
+
+
+def svg_text(page: Any, root: str) -> dict[str, Any]:
+    return dict(page.evaluate(SVG_TEXT, root))
+
+
+def hover(page: Any, root: str) -> None:
+    """Hover over the middle of the chart under ``root`` (Plotly's own hover event)."""
+    page.evaluate(
+        "root => { const el = document.querySelector(root);"
+        " window.Plotly.Fx.hover(el, el.data.map((t, i) => ({curveNumber: i,"
+        " pointNumber: Math.floor(t.y.length / 2)}))); }",
+        root,
+    )
+    page.wait_for_function(
+        "root => document.querySelector(root).querySelectorAll('.hoverlayer text').length > 0",
+        arg=root,
+    )
+
+
+def chart_root(metric: str, parent: str = "#charts") -> str:
+    return f"{parent} div.metric-chart[data-metric={harness.css_string(metric)}]"
+
+
+@browser_tests
+def test_run_names_show_literally_in_legends_labels_titles_and_hover(
+    browser: Any, tmp_path: Path
+) -> None:
+    db = tmp_path / "markup.db"
+    write_markup_runs(db)
+    context, page, errors = harness.new_page(browser)
+    try:
+        with harness.serving(db) as base:
+            page.goto(f"{base}/#/")
+            harness.open_collection(page, "spoof", "names")
+            harness.select_runs(page, LINK_RUN, BOLD_RUN)
+            harness.wait_for_traces(page, "#charts", "loss", 2)
+            harness.wait_for_traces(page, "#charts", ENTITY_METRIC, 2)
+            loss = svg_text(page, chart_root("loss"))
+            assert sorted(loss["legend"]) == sorted([LINK_RUN, BOLD_RUN])
+            assert loss["links"] == 0 and loss["styled"] == 0
+            hover(page, chart_root("loss"))
+            hovered = svg_text(page, chart_root("loss"))
+            assert any(LINK_RUN in text for text in hovered["hover"]), hovered["hover"]
+            assert any(BOLD_RUN in text for text in hovered["hover"]), hovered["hover"]
+            assert hovered["links"] == 0 and hovered["styled"] == 0
+            bars = svg_text(page, chart_root(ENTITY_METRIC))
+            assert sorted(bars["ticks"]) == sorted([LINK_RUN, BOLD_RUN])  # category labels
+            assert ENTITY_METRIC in bars["titles"]  # "&amp;" stays five characters
+            assert bars["links"] == 0 and bars["styled"] == 0
+            assert page.locator("#runs-table a.run-link").all_text_contents().count(LINK_RUN) == 1
+            assert page.locator("#runs-table a[href^='https://evil']").count() == 0
+    finally:
+        context.close()
+    assert not errors, f"the page raised: {errors}"
+
+
+@browser_tests
+def test_the_exported_board_shows_names_literally(browser: Any, tmp_path: Path) -> None:
+    db = tmp_path / "markup.db"
+    ids = write_markup_runs(db)
+    context, page, errors = harness.new_page(browser)
+    try:
+        with harness.serving(db) as base:
+            charts = (
+                f"chart=across:{quote(ENTITY_METRIC)}&chart=over:loss"
+                f"&chart=versus:{quote(ENTITY_METRIC)}:optimizer"
+            )
+            page.goto(f"{base}/#/board?runs={ids[LINK_RUN]},{ids[BOLD_RUN]}&{charts}")
+            page.wait_for_function(
+                "() => [...document.querySelectorAll('#board div.board-chart')]"
+                ".filter(el => Array.isArray(el.data) && el.data.length === 2).length === 3"
+            )
+            versus = svg_text(page, "#board div.board-chart[data-kind='versus']")
+            assert sorted(versus["ticks"]) == [f"{OPTIMIZER}0", f"{OPTIMIZER}1"]
+            assert "optimizer" in versus["titles"] and versus["styled"] == 0
+            with page.expect_download() as download:
+                page.click("#export-html")
+            exported = tmp_path / "board.html"
+            download.value.save_as(exported)
+        offline = context.new_page()
+        offline.route(re.compile(r"^(https?|wss?)://"), lambda route: route.abort())
+        offline.goto(exported.as_uri())
+        offline.wait_for_function(
+            "() => [...document.querySelectorAll('.board-chart')]"
+            ".filter(el => el.querySelector('.main-svg') && el.data.length === 2).length === 3"
+        )
+        names = offline.locator("#board-table .run-name").all_text_contents()
+        assert names == [LINK_RUN, BOLD_RUN]
+        for kind in ("across", "over", "versus"):
+            drawn = svg_text(offline, f".board-chart[data-kind='{kind}']")
+            assert drawn["links"] == 0 and drawn["styled"] == 0, kind
+            if kind == "over":
+                assert sorted(drawn["legend"]) == sorted([LINK_RUN, BOLD_RUN])
+            if kind == "across":
+                assert sorted(drawn["ticks"]) == sorted([LINK_RUN, BOLD_RUN])
+    finally:
+        context.close()
+    assert not errors, f"the page raised: {errors}"

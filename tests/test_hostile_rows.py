@@ -349,3 +349,45 @@ def test_the_explorer_charts_the_readable_values_and_says_which_were_left_out(
         assert set(damaged) == {"accuracy"} and len(data["unreadable"]) == 1
     else:
         assert data["unreadable"] == []
+
+
+# ---------------------------------------------------------------- the explorer's page
+
+try:
+    import test_ui_browser as harness
+except pytest.skip.Exception:  # no Playwright: the browser test below is skipped
+    harness = None
+
+if harness is not None:
+    browser = harness.browser  # the Chromium of tests/test_ui_browser.py, as a fixture here
+
+
+@pytest.mark.skipif(
+    harness is None or not (harness.CHROMIUM.exists() or harness.BROWSER_REQUIRED),
+    reason="needs Playwright and Chromium (see tests/test_ui_browser.py)",
+)
+def test_the_page_marks_unreadable_fields_and_charts_a_run_whose_name_cannot_be_read(
+    browser: Any, tmp_path: Path
+) -> None:
+    path = tmp_path / "tracking.db"
+    ids, _ = script.make(path, "label NaN")
+    script.run_column("name", b"damaged")(path)  # and a name that is a blob
+    nameless = f"(unreadable name) {ids[DAMAGED][:8]}"
+    context, page, errors = harness.new_page(browser)
+    try:
+        with harness.serving(path) as base:
+            page.goto(f"{base}/#/")
+            harness.open_collection(page, "churn", "baseline")
+            assert sorted(harness.row_names(page)) == sorted([INTACT, nameless])
+            row = page.locator(f"#runs-table tr[data-run-id='{ids[DAMAGED]}'] .unreadable")
+            assert row.text_content() == "unreadable: name, label 'accuracy'"
+            harness.select_runs(page, INTACT, nameless)
+            chart = harness.wait_for_traces(page, "#charts", "loss", 2)
+            assert sorted(chart["names"]) == sorted([INTACT, nameless])
+            page.get_by_role("link", name=nameless, exact=True).click()
+            page.locator("#run-unreadable li").first.wait_for()
+            reasons = page.locator("#run-unreadable li").all_text_contents()
+            assert reasons[0].startswith("name is a blob") and "not valid JSON" in reasons[1]
+    finally:
+        context.close()
+    assert not errors, f"the page raised: {errors}"

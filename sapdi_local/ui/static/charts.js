@@ -1,10 +1,14 @@
 /*
  * The charts: Plotly figures of metrics, drawn with the Plotly global that
  * /static/plotly.min.js defines (its script runs before the modules).
+ *
+ * Plotly reads the text it draws (trace names, category labels, titles, hover text) as
+ * its own markup: <a href>, <b>, <br>, <span style> and entities such as &lt;. Every
+ * text from the database goes through plotlyText, so that names show literally.
  */
 
 import { h, $ } from './dom.js';
-import { collator, unique, plotlyDate, asNumber, labelFormat } from './format.js';
+import { collator, unique, plotlyDate, asNumber, labelFormat, runName } from './format.js';
 
 export const PALETTE = [
   '#2563eb', '#e11d48', '#059669', '#d97706', '#7c3aed',
@@ -18,16 +22,26 @@ const PLOT_CONFIG = {
   modeBarButtonsToRemove: ['lasso2d', 'select2d'],
 };
 
-/* Legend names: run names, told apart by collection (or id) when two are alike. */
+/*
+ * Text as Plotly shows it literally: "&", "<" and ">" as entities, so that no tag
+ * (<a href>, <b>, <br> ...) and no entity in a name is read as markup. Newlines Plotly
+ * shows as spaces.
+ */
+export function plotlyText(text) {
+  return String(text).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/* Legend names: run names, told apart by collection (or id) when two are alike; as
+ * Plotly takes them (plotlyText). */
 function traceNames(runs) {
   const counts = new Map();
-  for (const run of runs) counts.set(run.name, (counts.get(run.name) || 0) + 1);
+  for (const run of runs) counts.set(runName(run), (counts.get(runName(run)) || 0) + 1);
   const names = runs.map((run) =>
-    counts.get(run.name) > 1 ? `${run.name} · ${run.collection_display_name || run.collection}` : run.name,
+    counts.get(runName(run)) > 1 ? `${runName(run)} · ${run.collection_display_name || run.collection}` : runName(run),
   );
   const again = new Map();
   for (const name of names) again.set(name, (again.get(name) || 0) + 1);
-  return names.map((name, index) => (again.get(name) > 1 ? `${name} · ${runs[index].id.slice(0, 8)}` : name));
+  return names.map((name, index) => plotlyText(again.get(name) > 1 ? `${name} · ${runs[index].id.slice(0, 8)}` : name));
 }
 
 export function plotlyReady() {
@@ -48,13 +62,14 @@ function baseLayout(uirevision) {
     xaxis: { gridcolor: '#eef1f5', linecolor: '#cbd5e1', zeroline: false, automargin: true },
     yaxis: { gridcolor: '#eef1f5', linecolor: '#cbd5e1', zeroline: false, automargin: true },
     legend: { orientation: 'h', x: 0, y: 1.02, yanchor: 'bottom', font: { size: 11 } },
-    hoverlabel: { font: { family: FONT } },
+    // Whole names in hover labels: cut, an escaped name could end inside an entity.
+    hoverlabel: { font: { family: FONT }, namelength: -1 },
     showlegend: true,
   };
 }
 
 function axisTitle(text) {
-  return { text, font: { size: 11, color: '#64748b' } };
+  return { text: plotlyText(text), font: { size: 11, color: '#64748b' } };
 }
 
 function applyFormat(axis, format) {
@@ -144,7 +159,7 @@ export function versusFigure(runs, metric, parameter, colorOf, uirevision) {
     mode: 'markers',
     name: names[index],
     uid: run.id,
-    x: [numeric ? numbers[index] : run.parameters[parameter]],
+    x: [numeric ? numbers[index] : plotlyText(run.parameters[parameter])],
     y: [run.metrics[metric]],
     marker: { color: colorOf(run), size: 12, line: { color: '#ffffff', width: 1.5 } },
   }));

@@ -36,6 +36,17 @@ export function statusBadge(status) {
   return h('span', { class: `status status-${String(status || '').toLowerCase()}` }, status || '—');
 }
 
+/* A note that some stored fields of a run cannot be read, and so are left out (the API's
+ * "unreadable"): which, and why in its title. */
+export function unreadableMark(run) {
+  if (!run.unreadable || !run.unreadable.length) return null;
+  const fields = run.unreadable.map((item) => (item.name === null ? item.field : `${item.field} '${item.name}'`));
+  return h(
+    'div',
+    { class: 'sub unreadable', title: run.unreadable.map((item) => item.reason).join('\n') },
+    `unreadable: ${fields.join(', ')}`,
+  );
+}
 
 export function download(blob, filename) {
   const url = URL.createObjectURL(blob);

@@ -84,6 +84,12 @@ export function asNumber(text) {
   return Number.isFinite(value) ? value : null;
 }
 
+/* A run's name as the page shows it; a run whose stored name cannot be read (see the
+ * API's "unreadable") by its id. */
+export function runName(run) {
+  return typeof run.name === 'string' ? run.name : `(unreadable name) ${String(run.id).slice(0, 8)}`;
+}
+
 export function runDuration(run) {
   if (typeof run.duration_seconds === 'number') return run.duration_seconds;
   if (run.status === 'RUNNING' && run.start_time) {

@@ -1,7 +1,7 @@
 /* #/board : the compare board, runs side by side and the charts chosen for them. */
 
-import { h, statusBadge, pageHead, emptyState, $ } from '../dom.js';
-import { collator, unique, formatDate, formatMetric, labelFormat } from '../format.js';
+import { h, statusBadge, unreadableMark, pageHead, emptyState, $ } from '../dom.js';
+import { collator, unique, formatDate, formatMetric, labelFormat, runName } from '../format.js';
 import { systemParameters, systemTags } from '../state.js';
 import { apiRaw, api, setError } from '../api.js';
 import { KINDS, enc, runHash, replaceHash, boardHash, boardFromRoute, chartKey, rememberBoard } from '../routes.js';
@@ -213,18 +213,19 @@ export function boardView(route) {
             'div',
             { class: 'run-head-top' },
             h('span', { class: 'swatch', style: `background:${colorOf(run)}` }),
-            h('a', { class: 'run-link', href: runHash(run.id), title: run.id }, run.name),
+            h('a', { class: 'run-link', href: runHash(run.id), title: run.id }, runName(run)),
             h('button', {
               type: 'button',
               class: 'remove-run icon-button',
               dataset: { runId: run.id },
               title: 'Remove this run from the board',
-              'aria-label': `Remove ${run.name} from the board`,
+              'aria-label': `Remove ${runName(run)} from the board`,
               onclick: () => removeRun(run.id),
             }, '×'),
           ),
           h('div', { class: 'sub' }, `${run.scenario} / ${run.collection_display_name || run.collection}`),
           h('div', { class: 'sub' }, formatDate(run.start_time)),
+          unreadableMark(run),
         ),
       ),
     );

@@ -1,7 +1,7 @@
 /* #/collection : the runs of one collection (or of all), filtered, sorted, selected and charted. */
 
-import { h, debounce, statusBadge, pageHead, $ } from '../dom.js';
-import { formatDate, formatDuration, formatMetric, asNumber, runDuration, labelFormat } from '../format.js';
+import { h, debounce, statusBadge, unreadableMark, pageHead, $ } from '../dom.js';
+import { formatDate, formatDuration, formatMetric, asNumber, runDuration, labelFormat, runName } from '../format.js';
 import { state, systemParameters, displayNameOf } from '../state.js';
 import { apiRaw, api, scopeQuery, setError } from '../api.js';
 import { enc, collectionHash, runHash, replaceHash, openBoardWith } from '../routes.js';
@@ -217,7 +217,7 @@ export function collectionView(route) {
     const body = h('tbody');
     for (const run of rows) {
       const box = h('input', {
-        type: 'checkbox', class: 'select-run', checked: view.selected.has(run.id), 'aria-label': `Select run ${run.name}`,
+        type: 'checkbox', class: 'select-run', checked: view.selected.has(run.id), 'aria-label': `Select run ${runName(run)}`,
       });
       box.addEventListener('change', () => {
         if (box.checked) view.selected.add(run.id);
@@ -232,7 +232,8 @@ export function collectionView(route) {
         h(
           'td',
           { class: 'name' },
-          h('a', { class: 'run-link', href: runHash(run.id), title: run.id }, run.name),
+          h('a', { class: 'run-link', href: runHash(run.id), title: run.id }, runName(run)),
+          unreadableMark(run),
           run.collection !== collection || !collection
             ? h('div', { class: 'sub' }, `${run.scenario} / ${run.collection_display_name || run.collection}`)
             : null,

@@ -1,7 +1,7 @@
 /* #/run/ID : one run's context, parameters, tags, labels, metrics and charts. */
 
 import { h, statusBadge, pageHead, emptyState, $ } from '../dom.js';
-import { collator, unique, formatDate, formatDuration, formatNumber, formatMetric, runDuration, labelFormat } from '../format.js';
+import { collator, unique, formatDate, formatDuration, formatNumber, formatMetric, runDuration, labelFormat, runName } from '../format.js';
 import { systemParameters, systemTags, userEntries } from '../state.js';
 import { apiRaw, api, setError } from '../api.js';
 import { enc, collectionHash, openBoardWith } from '../routes.js';
@@ -14,6 +14,19 @@ function keyValueTable(id, rows, emptyText) {
   }
   if (!rows.length) body.append(h('tr', { class: 'empty-row' }, h('td', { colspan: '2' }, emptyText)));
   return h('table', { id, class: 'data-table kv-table' }, body);
+}
+
+/* The stored fields of a run that cannot be read (left out of what the page shows), each
+ * with why; nothing when every field can be read. */
+function unreadableNote(run) {
+  if (!run.unreadable || !run.unreadable.length) return null;
+  return h(
+    'section',
+    { id: 'run-unreadable', class: 'card unreadable-note' },
+    h('h2', null, 'Unreadable fields'),
+    h('p', { class: 'muted' }, 'The database holds values here that sapdi-local does not write; they are left out of this page.'),
+    h('ul', null, run.unreadable.map((item) => h('li', null, item.reason))),
+  );
 }
 
 export function runView(route) {
@@ -56,7 +69,7 @@ export function runView(route) {
     const process = run.process || {};
     const context = [
       ['Run id', run.id],
-      ['Name', run.name],
+      ['Name', runName(run)],
       ['Status', statusBadge(run.status)],
       ['Scenario', run.scenario],
       ['Scenario version', run.scenario_version],
@@ -76,10 +89,11 @@ export function runView(route) {
     root.replaceChildren(
       pageHead(
         [h('a', { href: '#/' }, 'Collections'), h('span', { class: 'sep' }, '/'), h('span', null, run.scenario), h('span', { class: 'sep' }, '/'), collectionLink],
-        h('span', { class: 'title-with-badge' }, h('span', null, run.name), statusBadge(run.status)),
+        h('span', { class: 'title-with-badge' }, h('span', null, runName(run)), statusBadge(run.status)),
         [addButton],
         `Started ${formatDate(run.start_time)} · ${formatDuration(runDuration(run))}`,
       ),
+      unreadableNote(run),
       h(
         'div',
         { class: 'run-grid' },
