@@ -62,3 +62,8 @@ __all__ = [
     "import_runs",
     "merge_from",
 ]
+
+# The search language's query (issue 14).
+from .search import search_run_records  # noqa: E402
+
+__all__ += ["search_run_records"]

@@ -93,6 +93,7 @@ class _Field(NamedTuple):
 
 # The table each kind of key joins, on its (run_key, name) primary key.
 _TABLES = {METRIC: "latest_metrics", PARAM: "parameters", TAG: "tags", LABEL: "labels"}
+_MAX_JOINS = 60  # SQLite's limit is 64 tables in a join, runs and json_each included
 # Attributes that are columns of runs holding text.
 _TEXT_COLUMNS = {
     "id": "runs.id",
@@ -116,29 +117,33 @@ _COLLECTION_DISPLAY = (
 )
 
 
-def _number_of(text: str) -> str:
+def _number_of(text: _Sql) -> _Sql:
     """The number a text holds, or NULL: only text that is a JSON number in full ('0.01',
     '-3', '1e-05'; not '1.', '+1', ' 1', '0x10' nor '12abc', which CAST alone would read
     as 12). The GLOBs refuse what JSON5 would add; json_valid checks the rest, in C."""
-    return (
-        f"(CASE WHEN {text} NOT GLOB '*[^-+.eE0-9]*' AND {text} GLOB '[-0-9]*' "
-        f"AND {text} GLOB '*[0-9]' AND json_valid({text}) THEN CAST({text} AS REAL) END)"
+    return _sql(
+        *("(CASE WHEN ", text, " NOT GLOB '*[^-+.eE0-9]*' AND ", text, " GLOB '[-0-9]*'"),
+        *(" AND ", text, " GLOB '*[0-9]' AND json_valid(", text, ")"),
+        *(" THEN CAST(", text, " AS REAL) END)"),
     )
 
 
-def _label_field(value: str) -> _Field:
+def _text_field(text: _Sql) -> _Field:
+    return _Field(text, _number_of(text))
+
+
+def _label_field(value: _Sql) -> _Field:
     """A label's JSON scalar: a string is text; a number, true (1) or false (0) a number;
     null, a list, an object or text that is not JSON is no value. Nested CASEs, so that
     json_type never sees text that is not JSON (it would raise)."""
-    valid = f"typeof({value}) = 'text' AND json_valid({value})"
-    extract = f"json_extract({value}, '$')"
+    valid = _sql("typeof(", value, ") = 'text' AND json_valid(", value, ")")
+    extract = _sql("json_extract(", value, ", '$')")
+    kind = _sql("json_type(", value, ")")
     return _Field(
-        _Sql(
-            f"(CASE WHEN {valid} THEN CASE json_type({value}) WHEN 'text' THEN {extract} END END)"
-        ),
-        _Sql(
-            f"(CASE WHEN {valid} THEN CASE WHEN json_type({value}) IN "
-            f"('integer', 'real', 'true', 'false') THEN {extract} END END)"
+        _sql("(CASE WHEN ", valid, " THEN CASE ", kind, " WHEN 'text' THEN ", extract, " END END)"),
+        _sql(
+            *("(CASE WHEN ", valid, " THEN CASE WHEN ", kind),
+            *(" IN ('integer', 'real', 'true', 'false') THEN ", extract, " END END)"),
         ),
     )
 
@@ -172,23 +177,19 @@ class _Compiler:
     def fields(self, key: Key) -> list[_Field]:
         """The fields of a key: one, or for ``collection`` its name and its display name."""
         if key.kind != ATTRIBUTE:
-            value = f"{self.alias(key)}.value"
+            value = self.stored(key)
             if key.kind == METRIC:
-                return [_Field(None, _Sql(value))]
+                return [_Field(None, value)]
             if key.kind == LABEL:
                 return [_label_field(value)]
-            return [_Field(_Sql(value), _Sql(_number_of(value)))]
+            return [_text_field(value)]
         name = key.name
         if name in _TEXT_COLUMNS:
-            column = _TEXT_COLUMNS[name]
-            return [_Field(_Sql(column), _Sql(_number_of(column)))]
+            return [_text_field(_Sql(_TEXT_COLUMNS[name]))]
         if name in _NUMBER_COLUMNS:
             return [_Field(None, _Sql(_NUMBER_COLUMNS[name]))]
         if name == "collection":
-            return [
-                _Field(_Sql(column), _Sql(_number_of(column)))
-                for column in (_COLLECTION, _COLLECTION_DISPLAY)
-            ]
+            return [_text_field(_Sql(column)) for column in (_COLLECTION, _COLLECTION_DISPLAY)]
         # status: stored RUNNING is shown KILLED once its process is gone (listed in gone).
         shown = _sql(
             "(CASE WHEN runs.status = 'RUNNING' AND runs.id IN (SELECT value FROM json_each(",
@@ -197,20 +198,28 @@ class _Compiler:
         )
         return [_Field(shown, None)]
 
-    def alias(self, key: Key) -> str:
-        """The alias of the key's joined row, joined on first use; aliases are k0, k1...:
-        never text the user typed."""
+    def stored(self, key: Key) -> _Sql:
+        """The stored value of a metric, parameter, tag or label: a column of its row,
+        joined on first use (aliases k0, k1...: never text the user typed). SQLite joins
+        at most 64 tables; keys past the first _MAX_JOINS are read by a subquery each."""
+        table = _TABLES[key.kind]
         if key not in self.aliases:
+            if len(self.aliases) == _MAX_JOINS:
+                return _sql(
+                    f"(SELECT value FROM {table} WHERE run_key = runs.key AND name = ",
+                    _bound(key.name),
+                    ")",
+                )
             alias = f"k{len(self.aliases)}"
             self.aliases[key] = alias
             self.joins.append(
                 _sql(
-                    f" LEFT JOIN {_TABLES[key.kind]} AS {alias} ON {alias}.run_key = runs.key "
+                    f" LEFT JOIN {table} AS {alias} ON {alias}.run_key = runs.key "
                     f"AND {alias}.name = ",
                     _bound(key.name),
                 )
             )
-        return self.aliases[key]
+        return _Sql(f"{self.aliases[key]}.value")
 
     # ---- conditions
 
