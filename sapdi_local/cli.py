@@ -22,6 +22,7 @@ from .cli_interop import import_group, push_group
 from .cli_reading import check, collections, compare, history, runs, show, where
 from .cli_ui import ui
 from .cli_writing import delete, export, gc, merge, submit
+from .display import printable
 from .errors import TrackingError
 
 
@@ -48,7 +49,7 @@ def _one_line_warning(
     line: str | None = None,
 ) -> None:
     """A warning as a person reads it on a terminal: one line on stderr, no source lines."""
-    click.echo(f"warning: {message}", err=True)
+    click.echo(f"warning: {printable(str(message))}", err=True)
 
 
 # ---------------------------------------------------------------- the command

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import sys
 import warnings
 from collections.abc import Sequence
@@ -26,10 +27,10 @@ from .cli_common import (
     size_text,
     table,
 )
-from .errors import TrackingError
+from .errors import PersistWarning, TrackingError
 from .files import PRIVATE_MODE, SHARED_MODE, new_text_file, refuse_existing
 from .model import RUNNING, Run
-from .sdk import MLTrackingSDK, run_from_record
+from .sdk import MLTrackingSDK, histories_from_rows, run_from_record
 from .selectors import delete_filter
 from .store import ReadOnlyStore, RunFilter, Store, merge_from
 from .validation import check_metric_value, check_name, check_parameter, check_tag
@@ -140,30 +141,54 @@ def submit(
             run_id = resolve_run(store, run_named)
     sdk = MLTrackingSDK(db_path=path)
     started: str | None = None
-    try:
-        if run_named is None:
-            started = run_id = sdk.start_run(
-                run_collection_name=run_collection, run_name=run_name
-            ).id
-        elif run_collection or run_name:
-            sdk.update_run_info(run=run_id, run_name=run_name, run_collection_name=run_collection)
-        if parameters:
-            sdk.log_parameters(parameters, run=run_id)
-        if tag_values:
-            sdk.set_tags(tag_values, run=run_id)
-        if metrics:
-            sdk.log_metrics(metrics, run=run_id)
-        if run_named is None:
-            sdk.end_run()
-        else:
-            sdk.persist_run()
-    except TrackingError as error:
-        raise CommandError(submit_failure(sdk, started, error)) from None
+    # An automatic persist that fails warns and retries at end_run; if that fails too, the
+    # error below says so once; if it works, nothing was lost and there is nothing to say.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PersistWarning)
+        try:
+            if run_named is None:
+                started = run_id = sdk.start_run(
+                    run_collection_name=run_collection, run_name=run_name
+                ).id
+            elif run_collection or run_name:
+                sdk.update_run_info(
+                    run=run_id, run_name=run_name, run_collection_name=run_collection
+                )
+            if parameters:
+                sdk.log_parameters(parameters, run=run_id)
+            if tag_values:
+                sdk.set_tags(tag_values, run=run_id)
+            if metrics:
+                sdk.log_metrics(metrics, run=run_id)
+            if run_named is None:
+                sdk.end_run()
+            else:
+                sdk.persist_run()
+        except TrackingError as error:
+            raise CommandError(submit_failure(sdk, started, error)) from None
     sdk.close()
     if as_json:
         print_json({"run_id": run_id, "metrics": metrics})
     else:
         click.echo(run_id)
+
+
+# The SDK's advice is for code that keeps its values and persists again; a command that
+# failed is run again instead.
+_PERSIST_ADVICE = (
+    (re.compile(r",? then persist again: logged values are kept until then"), ""),
+    (
+        re.compile(r"[Nn]othing logged is lost[;:] persist again later,? or raise lock_timeout"),
+        "try again later",
+    ),
+)
+
+
+def command_advice(message: str) -> str:
+    """An SDK error's message with the advice to persist again taken out."""
+    for pattern, replacement in _PERSIST_ADVICE:
+        message = pattern.sub(replacement, message)
+    return message
 
 
 def submit_failure(sdk: MLTrackingSDK, started: str | None, error: TrackingError) -> str:
@@ -172,10 +197,8 @@ def submit_failure(sdk: MLTrackingSDK, started: str | None, error: TrackingError
     call started is removed, so that no half run is left behind shown KILLED; if even that
     fails, the message says how to remove it."""
     sdk.discard_pending()
-    # The SDK's advice is for code that keeps its values and persists again; here the
-    # command is run again.
-    reason = str(error).split("; ", 1)[0]
-    message = f"{reason}; nothing was submitted: check the disk and the file, then run again"
+    reason = command_advice(str(error))
+    message = f"{reason}; nothing was submitted: run the command again once that is fixed"
     if started is not None:
         try:
             sdk.delete_runs(run=started)
@@ -315,13 +338,18 @@ def export_database(
 def read_histories(
     store: ReadOnlyStore, chosen: Sequence[Run]
 ) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """Each chosen run's metric histories as the API reads them: a value that cannot be read
+    (a file edited by hand) is left out with a warning, never written out as it is."""
     histories: dict[str, dict[str, list[dict[str, Any]]]] = {}
     with click.progressbar(chosen, label="reading histories", file=sys.stderr) as bar:
         for run in bar:
             stored = store.metric_history(run.id, None)
             histories[run.id] = {
-                name: [{"value": v, "step": s, "timestamp": t} for v, s, t in rows]
-                for name, rows in stored.items()
+                history.name: [
+                    {"value": v.value, "step": v.step, "timestamp": v.timestamp}
+                    for v in history.values
+                ]
+                for history in histories_from_rows(run.id, stored)
             }
     return histories
 

@@ -230,6 +230,8 @@ def process_is_gone(host: str | None, pid: int | None, started: str | None) -> b
     reused or a zombie."""
     if host is None or pid is None or host != host_name():
         return False
+    if pid.__class__ is not int or pid <= 0:
+        return False  # not a process id (a hand-edited row): nothing is known of it
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

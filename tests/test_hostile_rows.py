@@ -212,33 +212,10 @@ READS_RUN |= {"history", "history --json", "export json", "export csv"}
 READS_HISTORY = {"history", "history --json", "export json", "export csv"}
 
 
-def gap_elsewhere(command: str, edited: Edited) -> str | None:
-    """Why ``command`` still fails on this damage in code that reads stored rows as they
-    are, outside the readers tested here; None if it does not."""
-    blob_name = (edited.damage.field, edited.damage.name) == ("metric", None)
-    if command == "runs --status RUNNING" and edited.damage.field == "pid":
-        return (
-            "selectors.with_statuses passes the stored pid to process_is_gone as it is: it "
-            "should read the process as sdk.read_record does"
-        )
-    if command.startswith("export") and (
-        edited.in_history or (command == "export json" and blob_name)
-    ):
-        return (
-            "export reads histories as raw rows (a blob stops JSON, other values go out "
-            "without a warning): cli_writing.read_histories should read them through "
-            "sdk.histories_from_rows"
-        )
-    return None
-
-
 @pytest.mark.parametrize("command", list(COMMANDS))
 def test_commands_exit_0_with_one_warning_line_per_unreadable_field(
-    edited: Edited, command: str, tmp_path: Path, request: pytest.FixtureRequest
+    edited: Edited, command: str, tmp_path: Path
 ) -> None:
-    gap = gap_elsewhere(command, edited)
-    if gap is not None:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=gap))
     result = invoke(*COMMANDS[command](edited, tmp_path), "--db", str(edited.path))
     assert result.exit_code == 0, result.output
     assert "Traceback" not in result.output and result.exception is None

@@ -22,7 +22,7 @@ from conftest import run_python
 
 from sapdi_local import MLTrackingSDK, tracking
 from sapdi_local.errors import MissingExtraError
-from sapdi_local.store import SCHEMA_VERSION
+from sapdi_local.store import APPLICATION_ID, SCHEMA_VERSION
 from sapdi_local.ui import server as ui_server
 from sapdi_local.ui.server import Explorer, is_loopback, plotly_script
 
@@ -456,8 +456,12 @@ def test_unknown_runs_and_paths_are_404(
             "not a sapdi-local database",
         ),
         (
+            # Our mark with a schema version beyond this release's: a newer sapdi-local's.
             lambda path: (
-                sqlite3.connect(path).execute("PRAGMA user_version = 99").connection.close()
+                sqlite3.connect(path)
+                .execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                .execute("PRAGMA user_version = 99")
+                .connection.close()
             ),
             "newer",
         ),
