@@ -677,3 +677,51 @@ def test_the_filesystem_of_a_real_mount_is_found(tmp_path: Path) -> None:
         assert places.filesystem_type(tmp_path / "elsewhere.db") != "tmpfs"
     finally:
         subprocess.run(["umount", str(point)], check=True)
+
+
+# ---------------------------------------------------------------- the explorer
+
+
+def test_the_explorer_says_it_reads_a_snapshot_of_a_file_on_a_read_only_mount(
+    read_only_mount: tuple[Path, Path],
+) -> None:
+    """The JSON API gives the snapshot note, and the page, in a real headless Chromium, shows
+    "read-only snapshot" in its header with the note as its title."""
+    source, mount = read_only_mount
+    make_runs(source / "tracking.db", 2)
+    app = Explorer(mount / "tracking.db")
+    transport = httpx.WSGITransport(app=app)
+    with (
+        pytest.warns(SnapshotWarning),
+        httpx.Client(transport=transport, base_url="http://127.0.0.1:8600") as client,
+    ):
+        answer = client.get("/api/database").json()
+    app.close()
+    assert answer["counts"]["runs"] == 2
+    assert "snapshot" in answer["snapshot_note"]
+
+    from test_ui_browser import CHROMIUM, CHROMIUM_ARGS, playwright_api, serving
+
+    if not CHROMIUM.exists():
+        pytest.skip("needs Chromium")
+    with (
+        pytest.warns(SnapshotWarning),
+        serving(mount / "tracking.db") as base,
+        playwright_api.sync_playwright() as playwright,
+    ):
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        page = browser.new_page()
+        page.goto(f"{base}/#/")
+        badge = page.locator(".db-snapshot")
+        badge.wait_for(timeout=30_000)
+        assert badge.inner_text() == "read-only snapshot"
+        assert "snapshot" in (badge.get_attribute("title") or "")
+        browser.close()
+    clean = Explorer(source / "tracking.db")
+    with httpx.Client(
+        transport=httpx.WSGITransport(app=clean), base_url="http://127.0.0.1:8600"
+    ) as client:
+        assert client.get("/api/database").json()["snapshot_note"] is None
+    clean.close()

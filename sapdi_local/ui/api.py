@@ -101,12 +101,15 @@ def _count(query: Query, name: str, default: int | None) -> int | None:
 def database(store: ReadOnlyStore, query: Query) -> dict[str, Any]:
     """``/api/database``: the file, its size, schema and counts, and the server's version."""
     _check_known(query, (), "/api/database")
+    counts = store.counts()  # opens the file first: the snapshot note is known after
     return {
         "path": str(store.path),
         "bytes": store.file_size(),
         "schema_version": SCHEMA_VERSION,
         "version": __version__,
-        "counts": store.counts(),
+        "counts": counts,
+        # Set when the file sits where SQLite cannot share it with writers: what is missed.
+        "snapshot_note": store.snapshot_note,
         "statuses": list(STATUSES),
         "system_parameters": list(SYSTEM_PARAMETERS),
         "system_tags": list(SYSTEM_TAGS),

@@ -28,6 +28,10 @@ export async function refreshHeader() {
           formatBytes(body.bytes),
         ].join(' · '),
       ),
+      // A file in a read-only place is read as a snapshot: say that new runs will not appear.
+      ...(body.snapshot_note
+        ? [h('span', { class: 'db-snapshot', title: body.snapshot_note }, 'read-only snapshot')]
+        : []),
     );
     info.classList.remove('db-missing');
   } catch (error) {
