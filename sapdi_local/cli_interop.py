@@ -204,6 +204,7 @@ def push_group(db: Path | None) -> None:
 @click.option("--scenario", help="Only runs of this scenario.")
 @click.option("--collection", help="Only runs in this collection.")
 @click.option("--run", "run_names", multiple=True, help="Only this run (repeatable).")
+@click.option("--where", help="Only runs this search expression selects (see README, Search).")
 @click.option(
     "--experiment", help="Send every run to this experiment. Default: the run's scenario."
 )
@@ -214,6 +215,7 @@ def push_mlflow(
     scenario: str | None,
     collection: str | None,
     run_names: tuple[str, ...],
+    where: str | None,
     experiment: str | None,
     db: Path | None,
     as_json: bool,
@@ -238,7 +240,7 @@ def push_mlflow(
     mlflow_client(uri)  # a missing extra is reported before anything else happens
     path = _database(db)
     with reader(path) as store:
-        chosen = select_for_export(store, scenario, collection, run_names)
+        chosen = select_for_export(store, scenario, collection, run_names, where)
         if chosen is None:
             chosen = all_runs(store)
     chosen.reverse()  # oldest first: a server lists them in the order they happened

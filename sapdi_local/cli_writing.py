@@ -31,8 +31,8 @@ from .errors import PersistWarning, TrackingError
 from .files import PRIVATE_MODE, SHARED_MODE, new_text_file, refuse_existing
 from .model import RUNNING, Run
 from .sdk import MLTrackingSDK, histories_from_rows, run_from_record
-from .selectors import delete_filter
-from .store import ReadOnlyStore, RunFilter, Store, merge_from
+from .selectors import delete_filter, options_expression
+from .store import ReadOnlyStore, RunFilter, Store, merge_from, search_run_records
 from .validation import check_metric_value, check_name, check_parameter, check_tag
 
 # ---------------------------------------------------------------- submit
@@ -230,6 +230,7 @@ def submit_failure(sdk: MLTrackingSDK, started: str | None, error: TrackingError
 @click.option("--scenario", help="Only runs of this scenario.")
 @click.option("--collection", help="Only runs in this collection.")
 @click.option("--run", "run_names", multiple=True, help="Only this run (repeatable).")
+@click.option("--where", help="Only runs this search expression selects (see README, Search).")
 @click.option(
     "--shared",
     is_flag=True,
@@ -245,6 +246,7 @@ def export(
     scenario: str | None,
     collection: str | None,
     run_names: tuple[str, ...],
+    where: str | None,
     shared: bool,
     replace: bool,
     db: Path | None,
@@ -262,13 +264,14 @@ def export(
       sapdi-local export share.db --scenario churn
       sapdi-local export results/ --format csv --collection baseline
       sapdi-local export results.json --format json --run 3f2a
+      sapdi-local export best.db --where "metrics.accuracy > 0.9"
     """
     mode = SHARED_MODE if shared else PRIVATE_MODE
     outputs = [out / "runs.csv", out / "metrics.csv"] if fmt == "csv" else [out]
     for output in outputs:
         refuse_existing(output, replace=replace)
     with reader(db) as store:
-        selected = select_for_export(store, scenario, collection, run_names)
+        selected = select_for_export(store, scenario, collection, run_names, where)
         if fmt == "db":
             keep = None if selected is None else [r.id for r in selected]
             export_database(store, out, keep, mode=mode, replace=replace)
@@ -308,18 +311,22 @@ def all_runs(store: ReadOnlyStore) -> list[Run]:
 
 
 def select_for_export(
-    store: ReadOnlyStore, scenario: str | None, collection: str | None, run_names: Sequence[str]
+    store: ReadOnlyStore,
+    scenario: str | None,
+    collection: str | None,
+    run_names: Sequence[str],
+    where: str | None = None,
 ) -> list[Run] | None:
-    """The runs to export, or None for all of them."""
-    if scenario is None and collection is None and not run_names:
+    """The runs to export (or push), or None for all of them: the options and ``where`` as
+    one search expression, so that they select what they select everywhere."""
+    if scenario is None and collection is None and not run_names and where is None:
         return None
     ids = tuple(resolve_run(store, text) for text in run_names) if run_names else None
-    selection = RunFilter(scenarios=None if scenario is None else (scenario,), runs=ids)
-    return [
-        run
-        for run in map(run_from_record, store.select_runs(selection))
-        if collection is None or collection in (run.collection, run.collection_display_name)
-    ]
+    expression = options_expression(
+        scenarios=scenario, collections=collection, runs=ids, where=where
+    )
+    _, records = search_run_records(store, expression)
+    return [run_from_record(record) for record in records]
 
 
 def export_database(
@@ -454,6 +461,9 @@ def merge(other: Path, db: Path | None, as_json: bool) -> None:
 @click.option("--notebook", help="Notebook name (needs --scenario or --run).")
 @click.option("--run", "runs_named", multiple=True, help="A run: id, id prefix or name.")
 @click.option(
+    "--where", help="Only runs this search expression selects (alone, or with the selectors)."
+)
+@click.option(
     "--include-running",
     is_flag=True,
     help="Also delete runs whose process is still running (it loses what it logs next).",
@@ -468,6 +478,7 @@ def delete(
     execution: str | None,
     notebook: str | None,
     runs_named: tuple[str, ...],
+    where: str | None,
     include_running: bool,
     yes: bool,
     db: Path | None,
@@ -475,21 +486,29 @@ def delete(
 ) -> None:
     """Delete runs and everything logged to them, after showing them and asking.
 
-    The selectors and their rules are those of delete_runs: at least one; --notebook
-    needs --scenario or --run; several scenarios at once take --scenario alone. Exactly
-    the runs shown are deleted, by id: a run started while the question waits is not.
+    The selectors and their rules are those of delete_runs: at least one (or --where
+    alone); --notebook needs --scenario or --run; several scenarios at once take
+    --scenario alone. Exactly the runs shown are deleted, by id: a run started while the
+    question waits is not.
     A run whose process is still running is shown but kept, unless --include-running.
 
     \b
     Examples:
       sapdi-local delete --run lr-0.01
       sapdi-local delete --scenario churn --notebook explore.ipynb --yes
+      sapdi-local delete --where "status = 'FAILED' and start_time < '-30d'"
     """
     path = database(db)
     with reader(path) as store:
         run_ids = [resolve_run(store, text) for text in runs_named] or None
         selectors = (scenario, scenario_version, pipeline, execution, notebook, run_ids)
-        selected = [run_from_record(r) for r in store.select_runs(delete_filter(*selectors))]
+        if where is None:
+            records = store.select_runs(delete_filter(*selectors))
+        else:
+            given = any(value is not None for value in selectors)
+            base = delete_filter(*selectors) if given else None
+            _, records = search_run_records(store, where, base_selection=base)
+        selected = [run_from_record(record) for record in records]
     running = [r for r in selected if r.status == RUNNING and not include_running]
     kept = {r.id for r in running}
     chosen = [r for r in selected if r.id not in kept]

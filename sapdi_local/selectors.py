@@ -12,6 +12,7 @@ from .errors import InvalidFilterError
 from .validation import check_tag
 
 if TYPE_CHECKING:
+    from .search_language import Expression
     from .store import ReadOnlyStore, RunFilter
 
 
@@ -136,3 +137,59 @@ def with_statuses(
                 chosen.append(run_id)
     stored = tuple(status for status in wanted if status not in (RUNNING, KILLED))
     return selection._replace(statuses=stored, status_or_runs=tuple(chosen))
+
+
+# ---------------------------------------------------------------- one selection everywhere
+
+
+def options_expression(
+    *,
+    scenarios: str | Iterable[str] | None = None,
+    collections: str | Iterable[str] | None = None,
+    runs: Iterable[str] | None = None,
+    statuses: Iterable[str] | None = None,
+    tags: Iterable[tuple[str, str]] = (),
+    started_after: float | None = None,
+    where: str | None = None,
+) -> Expression | None:
+    """The selection that the command line's options and the explorer's query parameters
+    make, as one search expression, ANDed with ``where`` (an expression's text): the same
+    options select the same runs wherever they are given.
+
+    Each option takes one value, comma-separated values (``scenario='a,b'``) or a list; a
+    collection matches its name or its name as lists show it (``train.py (Default)``);
+    statuses are the statuses runs show (KILLED: RUNNING, process gone).
+
+    >>> options_expression(scenarios="churn,forecast", where="metrics.accuracy > 0.9")
+    And(operands=(Comparison(key=Key(kind='attribute', name='scenario'), operator='IN', ...
+    """
+    from .search_language import ATTRIBUTE, TAG, And, Comparison, Key, parse_filter
+
+    conditions: list[Expression] = []
+    for name, values in (
+        ("scenario", _listed_values("scenario", scenarios)),
+        ("collection", _listed_values("collection", collections)),
+        ("id", None if runs is None else tuple(runs)),
+        ("status", None if statuses is None else tuple(s.upper() for s in statuses)),
+    ):
+        if values is not None:
+            conditions.append(Comparison(Key(ATTRIBUTE, name), "IN", values))
+    for name, value in tags:
+        conditions.append(Comparison(Key(TAG, name), "=", (value,)))
+    if started_after is not None:
+        conditions.append(Comparison(Key(ATTRIBUTE, "start_time"), ">=", (started_after,)))
+    typed = parse_filter(where)
+    if typed is not None:
+        conditions.append(typed)
+    if not conditions:
+        return None
+    return conditions[0] if len(conditions) == 1 else And(tuple(conditions))
+
+
+def _listed_values(field: str, value: str | Iterable[str] | None) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        values = selector_values(field, value)
+        return None if values is None else values
+    return tuple(value)

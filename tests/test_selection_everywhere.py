@@ -1,0 +1,124 @@
+"""One selection everywhere: the same options and the same search expression select the same
+runs in the API, every command that selects runs, and the explorer's JSON API."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from sapdi_local import MLTrackingSDK
+from sapdi_local.cli import main
+
+
+def invoke(*args: str, input: str | None = None) -> Any:
+    return CliRunner().invoke(main, list(args), input=input, catch_exceptions=False)
+
+
+@pytest.fixture
+def sweep(tmp_path: Path) -> Path:
+    """Runs in two scenarios, one collection a notebook's default, parameters of numbers
+    and text, tags and metrics."""
+    db = tmp_path / "t.db"
+    for scenario, notebook in (("a", "train.py"), ("b", None), ("c", None)):
+        sdk = MLTrackingSDK(db_path=db, scenario=scenario, pipeline=notebook or "p")
+        for index, (optimizer, rate, accuracy) in enumerate(
+            (("adam", 0.001, 0.93), ("sgd", 0.01, 0.88), ("adam", 0.1, 0.95))
+        ):
+            collection = None if notebook and index == 0 else "sweep"
+            sdk.start_run(run_collection_name=collection, run_name=f"{scenario}-{index}")
+            sdk.log_parameters({"optimizer": optimizer, "learning_rate": rate})
+            sdk.set_tags({"team": "x" if index else "y"})
+            sdk.log_metric("accuracy", accuracy)
+            sdk.end_run()
+        sdk.close()
+    return db
+
+
+def exported_names(db: Path, tmp_path: Path, *options: str) -> list[str]:
+    out = tmp_path / f"out-{len(list(tmp_path.iterdir()))}.json"
+    result = invoke("export", str(out), "--format", "json", *options, "--db", str(db))
+    assert result.exit_code == 0, result.output
+    return sorted(run["name"] for run in json.loads(out.read_text())["runs"])
+
+
+def test_a_comma_list_of_scenarios_selects_each(sweep: Path, tmp_path: Path) -> None:
+    assert exported_names(sweep, tmp_path, "--scenario", "a,b") == [
+        "a-0",
+        "a-1",
+        "a-2",
+        "b-0",
+        "b-1",
+        "b-2",
+    ]
+
+
+def test_a_default_collection_is_found_by_its_name_and_its_shown_name(
+    sweep: Path, tmp_path: Path
+) -> None:
+    assert exported_names(sweep, tmp_path, "--collection", "train.py (Default)") == ["a-0"]
+    assert exported_names(sweep, tmp_path, "--collection", "train.py") == ["a-0"]
+
+
+def test_export_where_selects_by_the_search_language(sweep: Path, tmp_path: Path) -> None:
+    where = "metrics.accuracy > 0.9 and params.optimizer = 'adam'"
+    assert exported_names(sweep, tmp_path, "--where", where) == [
+        "a-0",
+        "a-2",
+        "b-0",
+        "b-2",
+        "c-0",
+        "c-2",
+    ]
+    assert exported_names(sweep, tmp_path, "--where", where, "--scenario", "b") == ["b-0", "b-2"]
+    assert exported_names(sweep, tmp_path, "--where", "params.learning_rate < 0.05") == [
+        "a-0",
+        "a-1",
+        "b-0",
+        "b-1",
+        "c-0",
+        "c-1",
+    ]
+
+
+def test_export_where_with_a_malformed_expression_names_the_position(
+    sweep: Path, tmp_path: Path
+) -> None:
+    result = invoke(
+        "export",
+        str(tmp_path / "x.json"),
+        "--format",
+        "json",
+        "--where",
+        "metrics.accuracy >",
+        "--db",
+        str(sweep),
+    )
+    assert result.exit_code == 2
+    assert "position" in result.output
+    assert not (tmp_path / "x.json").exists()
+
+
+def test_delete_where_shows_and_deletes_exactly_what_it_selects(sweep: Path) -> None:
+    listed = invoke(
+        "delete", "--where", "params.optimizer = 'sgd'", "--db", str(sweep), input="n\n"
+    )
+    assert "Delete 3 runs?" in listed.output
+    done = invoke(
+        "delete",
+        "--where",
+        "params.optimizer = 'sgd'",
+        "--scenario",
+        "a",
+        "--yes",
+        "--json",
+        "--db",
+        str(sweep),
+    )
+    assert json.loads(done.stdout)["deleted"] == 1
+    with MLTrackingSDK(db_path=sweep) as sdk:
+        left = sorted(run.name for run in sdk.get_runs(scenario="a,b,c"))
+    assert left == ["a-0", "a-2", "b-0", "b-1", "b-2", "c-0", "c-1", "c-2"]
