@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NamedTuple, TypeAlias
 
 from .errors import InvalidFilterError
@@ -350,18 +350,20 @@ class _Parser:
     # ---- the grammar
 
     def expression(self) -> Expression:
-        operands = [self.conjunction()]
-        while self.is_keyword(self.peek(), "OR"):
-            self.advance()
-            operands.append(self.conjunction())
-        return operands[0] if len(operands) == 1 else Or(tuple(operands))
+        return self.chain("OR", self.conjunction)
 
     def conjunction(self) -> Expression:
-        operands = [self.negation()]
-        while self.is_keyword(self.peek(), "AND"):
+        return self.chain("AND", self.negation)
+
+    def chain(self, word: str, operand: Callable[[], Expression]) -> Expression:
+        """Operands joined by ``word`` (AND or OR): one node for the lot, or the operand alone."""
+        operands = [operand()]
+        while self.is_keyword(self.peek(), word):
             self.advance()
-            operands.append(self.negation())
-        return operands[0] if len(operands) == 1 else And(tuple(operands))
+            operands.append(operand())
+        if len(operands) == 1:
+            return operands[0]
+        return Or(tuple(operands)) if word == "OR" else And(tuple(operands))
 
     def negation(self) -> Expression:
         token = self.peek()

@@ -18,13 +18,13 @@ import subprocess
 import sys
 import textwrap
 import time
-import warnings
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import close_quietly
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -229,9 +229,7 @@ def sdk(tmp_path: Path) -> Iterator[MLTrackingSDK]:
     try:
         yield instance
     finally:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            instance.close()
+        close_quietly(instance)
 
 
 def write_run(
@@ -870,9 +868,7 @@ ODD_TEXTS = st.sampled_from(
         "[x]*?",
     ]
 )
-TEXTS = st.text(
-    st.characters(codec="utf-8", exclude_characters="\x00"), min_size=0, max_size=6
-)
+TEXTS = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), min_size=0, max_size=6)
 
 
 def text_value() -> st.SearchStrategy[str]:
@@ -1172,9 +1168,7 @@ def test_the_sql_agrees_with_the_specification(
                 run.id for run in matching
             ], text
     finally:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            sdk.close()
+        close_quietly(sdk)
 
 
 def test_records_are_run_records(zoo: MLTrackingSDK) -> None:

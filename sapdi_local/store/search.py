@@ -167,9 +167,10 @@ def _casefold(value: object) -> str | None:
 class _Compiler:
     """Turns a tree and an order into the parts of one SELECT on ``runs``."""
 
-    def __init__(self, now: float, gone: Sequence[str]) -> None:
+    def __init__(self, now: float, gone: Sequence[str], required: frozenset[Key]) -> None:
         self.now = now
         self.gone = json.dumps(list(gone))
+        self.required = required
         self.aliases: dict[Key, str] = {}
         self.joins: list[_Sql] = []
         self.folds = False  # whether ILIKE needs the casefold function
@@ -201,7 +202,10 @@ class _Compiler:
     def stored(self, key: Key) -> _Sql:
         """The stored value of a metric, parameter, tag or label: a column of its row,
         joined on first use (aliases k0, k1...: never text the user typed). SQLite joins
-        at most 64 tables; keys past the first _MAX_JOINS are read by a subquery each."""
+        at most 64 tables; keys past the first _MAX_JOINS are read by a subquery each.
+
+        A key every matching run must have (see ``_required``) is an inner join, which
+        lets SQLite start from that key's rows rather than probe it for every run."""
         table = _TABLES[key.kind]
         if key not in self.aliases:
             if len(self.aliases) == _MAX_JOINS:
@@ -212,9 +216,10 @@ class _Compiler:
                 )
             alias = f"k{len(self.aliases)}"
             self.aliases[key] = alias
+            join = "JOIN" if key in self.required else "LEFT JOIN"
             self.joins.append(
                 _sql(
-                    f" LEFT JOIN {table} AS {alias} ON {alias}.run_key = runs.key "
+                    f" {join} {table} AS {alias} ON {alias}.run_key = runs.key "
                     f"AND {alias}.name = ",
                     _bound(key.name),
                 )
@@ -326,6 +331,19 @@ class _Compiler:
 _OPERATORS = {"=": "=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 
 
+def _required(expression: Expression | None) -> frozenset[Key]:
+    """Keys stored in a table that a run needs a row of to match: those of the conditions
+    ANDed at the top. Every comparison but IS NULL holds only where the key has a value."""
+    conditions = expression.operands if isinstance(expression, And) else (expression,)
+    return frozenset(
+        condition.key
+        for condition in conditions
+        if isinstance(condition, Comparison)
+        and condition.key.kind in _TABLES
+        and (condition.operator != "IS NULL" or condition.negated)
+    )
+
+
 def _keys(expression: Expression | None) -> Iterator[Key]:
     if expression is None:
         return
@@ -392,7 +410,7 @@ def search_run_records(
     )
     with store._reading() as connection:
         gone = _gone_runs(connection) if needs_status else []
-        compiler = _Compiler(time.time() if now is None else now, gone)
+        compiler = _Compiler(time.time() if now is None else now, gone, _required(tree))
         where = compiler.condition(tree) if tree is not None else _Sql("1")
         terms = compiler.order(order)
         source = _Sql("runs")
