@@ -612,6 +612,10 @@ def test_max_results_and_offset_page_in_sql(zoo: MLTrackingSDK) -> None:
     total, records = search_run_records(zoo.store, "params.lr < 1", order, 1, 10)
     assert (total, records) == (3, [])  # a page past the end still counts the matches
     assert search_run_records(zoo.store, "name = 'zz'", order, 5, 0) == (0, [])
+    # Without a limit: every run from the offset on, and still the count of all.
+    total, records = search_run_records(zoo.store, None, order, None, 1)
+    assert (total, [record.row["name"] for record in records]) == (4, ["b", "c", "d"])
+    assert search_run_records(zoo.store, "params.lr < 1", order, None, 7) == (3, [])
     for limit, offset in ((0, 0), (100_001, 0), (True, 0), (1.5, 0), (-1, 0), (1, -1), (1, "2")):
         with pytest.raises(InvalidFilterError, match="max_results|offset"):
             search_run_records(zoo.store, None, order, limit, offset)  # type: ignore[arg-type]
