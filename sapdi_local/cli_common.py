@@ -7,16 +7,18 @@ names and values literally (``display.printable``); ``--json`` output is exact.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Sequence
+import math
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-from tabulate import tabulate  # type: ignore[import-untyped]  # tabulate ships no type hints
 
-from .display import printable
+from .display import cut, display_width, printable, quoted, wrap
 from .model import Run
 from .paths import resolve_db_path
 from .sdk import run_from_record
@@ -25,8 +27,12 @@ from .store import ReadOnlyStore, RunFilter
 EXIT_ERROR = 2  # bad input or storage trouble: click's exit code for usage errors
 EXIT_CHECK_FAILED = 1  # a gated metric is out of bounds
 WIDTH = 80  # tables fit a classic terminal
-MIN_COLUMN = 6  # no column is squeezed narrower than this
-HEADER_PADDING = 2  # tabulate.MIN_PADDING: room it keeps beside each header
+MIN_TEXT = 10  # free text (names, collections) narrows to no less than this
+MIN_HEADER = 6  # a header wraps to no less than this
+GAP = 2  # spaces between columns
+MAX_LIMIT = 1_000_000  # runs --limit: at most this many runs
+MAX_REPEATED = 100  # a repeated filter or column option (--tag, --metric): at most this often
+MAX_COMPARED = 1000  # runs compared at once
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -91,62 +97,164 @@ def key_value(text: str, option: str) -> tuple[str, str]:
 # ---------------------------------------------------------------- formatting
 
 
+@dataclass
+class Column:
+    """A column of a table for people: its header lines, its cells and how it may narrow."""
+
+    header: list[str]
+    cells: list[str]
+    shrink: str  # "cut" (an ellipsis ends a cell), "wrap" (over lines) or "" (never)
+    right: bool  # numbers align right
+
+    def natural(self) -> int:
+        return max(display_width(text) for text in [*self.header, *self.cells, "-"])
+
+    def least(self) -> int:
+        """How narrow it may get: never narrower than a number in it, nor than any cell
+        when it does not shrink; free text to MIN_TEXT, a header to MIN_HEADER (it wraps)."""
+        kept = [display_width(c) for c in self.cells if not self.shrink or is_number(c)]
+        text = min(self.natural(), MIN_TEXT) if self.shrink else 0
+        header = min(max(map(display_width, [*self.header, ""])), MIN_HEADER)
+        return max([1, text, header, *kept])
+
+    def lines(self, cell: str, width: int) -> list[str]:
+        if self.shrink == "cut" and not is_number(cell):
+            return [cut(cell, width)]
+        if self.shrink == "wrap" and not is_number(cell):
+            return wrap(cell, width)
+        return [cell]
+
+
 def table(
-    headers: Sequence[str],
+    headers: Sequence[str | Sequence[str]],
     rows: Sequence[Sequence[Any]],
     *,
-    elastic: Sequence[int] = (),
+    elastic: Iterable[int] = (),
+    wrapped: Iterable[int] = (),
+    optional: Sequence[int] = (),
+    keys: Sequence[int] = (0,),
     width: int = WIDTH,
 ) -> str:
-    """An aligned table that fits ``width`` columns. The widest of the ``elastic`` columns
-    (free text such as names) are cut first, then the widest of all; a cut cell ends in
-    an ellipsis."""
+    """An aligned table that fits ``width`` columns of a terminal, every value readable.
+
+    Only free text narrows: the cells of the ``elastic`` columns are cut (an ellipsis ends
+    them), those of the ``wrapped`` columns go over several lines; a number is never cut,
+    and other columns keep their width. Headers wrap. If the table still does not fit, the
+    ``optional`` columns are left out in their order, with a note, when that makes it fit;
+    else it is printed in blocks that fit, each repeating the ``keys`` columns. A header of
+    several lines is given as a sequence of them."""
     cells = [["" if cell is None else printable(str(cell)) for cell in row] for row in rows]
-    headers = [printable(header) for header in headers]
-    # tabulate makes a column at least its header plus HEADER_PADDING wide.
-    widths = [
-        max([len(header) + HEADER_PADDING, *(len(row[index]) for row in cells)])
+    cut_columns, wrap_columns = set(elastic), set(wrapped)
+    columns = [
+        Column(
+            [printable(header)] if isinstance(header, str) else [printable(h) for h in header],
+            [row[index] for row in cells],
+            "cut" if index in cut_columns else "wrap" if index in wrap_columns else "",
+            bool(cells) and all(is_number(row[index]) for row in cells if row[index]),
+        )
         for index, header in enumerate(headers)
     ]
-    gaps = 2 * (len(widths) - 1)  # tabulate's "simple" format puts two spaces between columns
-    while sum(widths) + gaps > width:
-        candidates = [i for i in elastic if widths[i] > MIN_COLUMN] or [
-            i for i, size in enumerate(widths) if size > MIN_COLUMN
-        ]
-        if not candidates:
+    shown = list(range(len(columns)))
+    left_out: list[int] = []
+    least = [column.least() for column in columns]
+    if _least_width(least, shown) > width:
+        fewer = [index for index in shown if index not in optional]
+        if _least_width(least, fewer) <= width:
+            for index in optional:
+                shown.remove(index)
+                left_out.append(index)
+                if _least_width(least, shown) <= width:
+                    break
+    blocks = _blocks(least, shown, [index for index in keys if index in shown], width)
+    text = "\n\n".join(_lay_out([columns[index] for index in block], width) for block in blocks)
+    if left_out:
+        names = ", ".join(" ".join(columns[index].header) for index in left_out)
+        note = f"(not shown, to fit {width} columns: {names}; --json gives every field)"
+        text += "".join("\n" + part.rstrip() for part in wrap(note, width))
+    return text
+
+
+def _least_width(least: Sequence[int], shown: Sequence[int]) -> int:
+    return sum(least[index] for index in shown) + GAP * (len(shown) - 1)
+
+
+def _blocks(least: Sequence[int], shown: list[int], keys: list[int], width: int) -> list[list[int]]:
+    """The columns of each block: all in one when they fit, else the keys and as many of the
+    others, in order, as fit beside them (at least one)."""
+    if _least_width(least, shown) <= width:
+        return [shown]
+    others = [index for index in shown if index not in keys]
+    blocks: list[list[int]] = []
+    for index in others:
+        if blocks and _least_width(least, [*keys, *blocks[-1], index]) <= width:
+            blocks[-1].append(index)
+        else:
+            blocks.append([index])
+    # As many blocks, of sizes as even as fit: 3 and 2 columns rather than 4 and 1.
+    size = -(-len(others) // len(blocks))
+    even = [others[start : start + size] for start in range(0, len(others), size)]
+    if len(even) == len(blocks) and all(
+        _least_width(least, [*keys, *block]) <= width for block in even
+    ):
+        blocks = even
+    return [sorted([*keys, *block]) for block in blocks]
+
+
+def _lay_out(columns: Sequence[Column], width: int | None, header: bool = True) -> str:
+    """The columns side by side, two spaces apart; the widest of those that may narrow
+    narrows first until the lines fit ``width`` (None: as wide as they are)."""
+    widths = [column.natural() for column in columns]
+    least = [column.least() for column in columns]
+    while width is not None and sum(widths) + GAP * (len(widths) - 1) > width:
+        narrower = [index for index, size in enumerate(widths) if size > least[index]]
+        if not narrower:
             break
-        widths[max(candidates, key=lambda i: widths[i])] -= 1
-    clipped = [[clip(cell, widths[i]) for i, cell in enumerate(row)] for row in cells]
-    aligns = [
-        "right" if cells and all(is_number(row[i]) for row in cells if row[i]) else "left"
-        for i in range(len(headers))
-    ]
-    return str(
-        tabulate(
-            clipped,
-            headers=[clip(header, widths[i] - HEADER_PADDING) for i, header in enumerate(headers)],
-            tablefmt="simple",
-            disable_numparse=True,
-            colalign=aligns,
-        )
-    )
+        widths[max(narrower, key=lambda index: widths[index])] -= 1
+    lines: list[str] = []
+    if header:
+        heads = [
+            [part for text in c.header for part in wrap(text, w)]
+            for c, w in zip(columns, widths, strict=True)
+        ]
+        lines += _row_lines(columns, widths, heads)
+        lines.append("  ".join("-" * size for size in widths))
+    for row in range(len(columns[0].cells) if columns else 0):
+        parts = [c.lines(c.cells[row], w) for c, w in zip(columns, widths, strict=True)]
+        lines += _row_lines(columns, widths, parts)
+    return "\n".join(lines)
 
 
-def pairs(rows: Sequence[tuple[str, Any]]) -> str:
-    """Names and values in two aligned columns, without a header."""
-    cells = [
-        (printable(name), "" if value is None else printable(str(value))) for name, value in rows
+def _row_lines(
+    columns: Sequence[Column], widths: Sequence[int], parts: list[list[str]]
+) -> list[str]:
+    """One row of cells, each given as its lines, padded to the widths."""
+    height = max(len(lines) for lines in parts)
+    return [
+        "  ".join(
+            _pad(lines[at] if at < len(lines) else "", size, column.right)
+            for column, size, lines in zip(columns, widths, parts, strict=True)
+        ).rstrip()
+        for at in range(height)
     ]
-    return str(tabulate(cells, tablefmt="plain", disable_numparse=True))
+
+
+def _pad(text: str, width: int, right: bool) -> str:
+    room = " " * max(width - display_width(text), 0)
+    return room + text if right else text + room
+
+
+def pairs(rows: Sequence[tuple[str, Any]], *, width: int | None = WIDTH) -> str:
+    """Names and values in two aligned columns, without a header; values that would pass
+    ``width`` wrap (None: they never do)."""
+    names = [printable(name) for name, _ in rows]
+    values = ["" if value is None else printable(str(value)) for _, value in rows]
+    columns = [Column([], names, "", False), Column([], values, "wrap", False)]
+    return _lay_out(columns, width, header=False)
 
 
 def line(text: str) -> None:
     """Print one line for people: names and values in it shown literally."""
     click.echo(printable(text))
-
-
-def clip(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def is_number(text: str) -> bool:
@@ -230,18 +338,93 @@ def load_run(store: ReadOnlyStore, text: str) -> Run:
     return run_from_record(store.select_runs(RunFilter(runs=(run_id,)))[0])
 
 
+AGE = re.compile(r"([0-9]+)([mhd])")  # ASCII digits only: str.isdigit takes "²" too
+AGE_MINUTES = {"m": 1, "h": 60, "d": 1440}
+MAX_AGE_MINUTES = 36_525 * 1440  # --since takes ages up to 100 years
+SINCE_FORMS = "a date (2026-11-01, 2026-11-01T12:00) or an age (30m, 12h, 7d)"
+
+
 def parse_since(text: str) -> datetime:
     """``2026-11-01``, ``2026-11-01T12:00`` (UTC unless a zone is given), or an age:
-    ``30m``, ``12h``, ``7d``."""
-    units = {"m": "minutes", "h": "hours", "d": "days"}
-    if text[-1:] in units and text[:-1].isdigit():
-        age = timedelta(**{units[text[-1]]: int(text[:-1])})
-        return datetime.now(timezone.utc) - age
+    ``30m``, ``12h``, ``7d`` in ASCII digits, up to 100 years. Anything else or a longer
+    age is a ``click.BadParameter`` naming ``--since``. Every date ``datetime`` takes (years
+    1 to 9999) gives a time to compare with."""
+    age = AGE.fullmatch(text)
+    if age is not None:
+        digits, unit = age.groups()
+        minutes = int(digits) * AGE_MINUTES[unit] if len(digits) <= 9 else MAX_AGE_MINUTES + 1
+        if minutes > MAX_AGE_MINUTES:
+            raise click.BadParameter(
+                f"{quoted(text)} is more than 100 years; give a shorter age or a date",
+                param_hint="--since",
+            )
+        return datetime.now(timezone.utc) - timedelta(minutes=minutes)
     try:
-        when = datetime.fromisoformat(text)
+        when = datetime.fromisoformat(text) if text.isascii() else None
     except ValueError:
-        raise click.BadParameter(
-            f"{text!r} is not a date (2026-11-01, 2026-11-01T12:00) or an age (30m, 12h, 7d)",
-            param_hint="--since",
-        ) from None
+        when = None
+    if when is None:
+        raise click.BadParameter(f"{quoted(text)} is not {SINCE_FORMS}", param_hint="--since")
     return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
+# ---------------------------------------------------------------- numbers on the command line
+
+
+class WholeNumber(click.IntRange):
+    """A whole number from ``minimum`` to ``maximum`` in ASCII digits: click's INT also
+    takes other digits ("١٢"), signs, spaces, underscores and numbers of any size."""
+
+    def __init__(self, minimum: int, maximum: int) -> None:
+        super().__init__(min=minimum, max=maximum)
+        self.minimum, self.maximum = minimum, maximum
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        text = str(value)
+        digits = text.isascii() and text.isdigit() and len(text) <= len(str(self.maximum))
+        if not digits or not self.minimum <= int(text) <= self.maximum:
+            self.fail(
+                f"{quoted(text)} is not a whole number from {self.minimum} to {self.maximum}; "
+                "give one in digits 0-9",
+                param,
+                ctx,
+            )
+        return int(text)
+
+
+def at_most(limit: int, option: str, values: Sequence[str]) -> None:
+    """Refuse more than ``limit`` values of a repeated option (a click.BadParameter)."""
+    if len(values) > limit:
+        raise click.BadParameter(
+            f"given {len(values):,} times; give it at most {limit} times", param_hint=option
+        )
+
+
+class FiniteNumber(click.types.FloatParamType):
+    """A finite number, at least ``minimum`` if given: never nan or an infinity, which no
+    comparison fails."""
+
+    def __init__(self, minimum: float | None = None) -> None:
+        self.minimum = minimum
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        try:
+            parsed = float(value)
+        except (TypeError, ValueError):
+            parsed = math.nan
+        if not math.isfinite(parsed):
+            self.fail(
+                f"{quoted(str(value))} is not a finite number; give a finite number", param, ctx
+            )
+        if self.minimum is not None and parsed < self.minimum:
+            self.fail(
+                f"{quoted(str(value))} is below {self.minimum:g}; give a number of at least "
+                f"{self.minimum:g}",
+                param,
+                ctx,
+            )
+        return parsed

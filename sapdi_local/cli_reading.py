@@ -8,8 +8,10 @@ line on stderr, and the command goes on.
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Sequence
+from os.path import commonprefix
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +19,20 @@ import click
 
 from .cli_common import (
     EXIT_CHECK_FAILED,
+    GAP,
+    MAX_COMPARED,
+    MAX_LIMIT,
+    MAX_REPEATED,
+    WIDTH,
     CommandError,
+    FiniteNumber,
+    WholeNumber,
+    at_most,
     collection_label,
     db_option,
     duration,
     duration_seconds,
+    is_number,
     json_option,
     key_value,
     line,
@@ -36,7 +47,7 @@ from .cli_common import (
     size_text,
     table,
 )
-from .display import printable
+from .display import cut, display_width, printable, tail
 from .model import STATUSES, MetricValue, Run, iso_time, utc_from_seconds
 from .sdk import histories_from_rows, read_collections, read_metric_stats, runs_from_records
 from .selectors import with_statuses
@@ -67,7 +78,7 @@ def where(db: Path | None, as_json: bool) -> None:
             ("schema", f"version {SCHEMA_VERSION}"),
             *((name, f"{value:,}") for name, value in counts.items()),
         ]
-        click.echo(pairs(rows))
+        click.echo(pairs(rows, width=None))  # the path whole, to be copied
 
 
 @click.command()
@@ -112,7 +123,7 @@ def collections(scenario: str | None, db: Path | None, as_json: bool) -> None:
 )
 @click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE", help="Only runs with this tag.")
 @click.option("--since", help="Runs started since: 2026-11-01, 2026-11-01T12:00, 30m, 12h, 7d.")
-@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--limit", type=WholeNumber(1, MAX_LIMIT), default=20, show_default=True)
 @click.option("--metric", "metrics", multiple=True, help="Add a column with this metric's value.")
 @db_option
 @json_option
@@ -135,6 +146,8 @@ def runs(
     Example:
       sapdi-local runs --collection baseline --tag dataset=v2 --metric accuracy
     """
+    at_most(MAX_REPEATED, "--tag", tags)
+    at_most(MAX_REPEATED, "--metric", metrics)
     tag_pairs = tuple(key_value(text, "--tag") for text in tags)
     start_after = None if since is None else parse_since(since)
     selection = RunFilter(
@@ -168,7 +181,8 @@ def runs(
         )
         for run in found
     ]
-    click.echo(table(headers, rows, elastic=(1, 2)))
+    # Collection, duration, start and status give way to the metrics asked for.
+    click.echo(table(headers, rows, elastic=(1, 2), optional=(2, 5, 4, 3), keys=(0, 1)))
 
 
 @click.command()
@@ -219,14 +233,14 @@ def show(run: str, db: Path | None, as_json: bool) -> None:
     ):
         entries = sorted(values.items()) + unreadable_rows(found, kind)
         click.echo(f"\n{title}")
-        click.echo(table(("name", "value"), entries, elastic=(1, 0)) if entries else "  (none)")
+        click.echo(table(("name", "value"), entries, wrapped=(0, 1)) if entries else "  (none)")
     click.echo("\nmetrics")
     rows = [
         (name, number(s["last"]), s["count"], number(s["min"]), number(s["max"]))
         for name, s in stats.items()
     ]
     click.echo(
-        table(("name", "last", "count", "min", "max"), rows, elastic=(0,)) if rows else "  (none)"
+        table(("name", "last", "count", "min", "max"), rows, wrapped=(0,)) if rows else "  (none)"
     )
 
 
@@ -256,6 +270,7 @@ def compare(runs_named: tuple[str, ...], db: Path | None, as_json: bool) -> None
     """
     if len(runs_named) < 2:
         raise click.UsageError("compare needs at least two runs")
+    at_most(MAX_COMPARED, "RUN", runs_named)
     with reader(db) as store:
         found = [load_run(store, text) for text in runs_named]
     fields: list[tuple[str, str, list[Any]]] = []
@@ -276,12 +291,54 @@ def compare(runs_named: tuple[str, ...], db: Path | None, as_json: bool) -> None
             }
         )
         return
-    headers = ("", "field", *(run.name or run.id for run in found))
     rows = [
         ("*" if differ(values) else "", f"{kind[0]}: {name}", *compared(values))
         for kind, name, values in fields
     ]
-    click.echo(table(headers, rows, elastic=range(1, len(headers))))
+    field_width = min(max([display_width(printable(row[1])) for row in rows] + [5]), MAX_FIELD)
+    room = WIDTH - (1 + GAP + field_width)
+    headers = run_headers(found, [[row[2 + at] for row in rows] for at in range(len(found))], room)
+    # The mark and the field repeat in each block of runs that fits beside them.
+    click.echo(table(("", "field", *headers), rows, wrapped=range(1, 2 + len(found)), keys=(0, 1)))
+
+
+MAX_FIELD = 24  # the field column of compare wraps past this when runs need the room
+LEAST_LABEL = 8  # a run's header in compare: at least this wide (an id prefix fits)
+
+
+def run_headers(
+    runs: Sequence[Run], columns: Sequence[Sequence[str]], room: int
+) -> Sequence[str | tuple[str, str]]:
+    """compare's header of each run, telling the runs apart within their share of ``room``:
+    the name when it fits, else its part after the prefix all names share (``…depth-2``);
+    when that still leaves two runs alike, an id prefix above it."""
+    names = [printable(run.name or run.id) for run in runs]
+    share = room // len(runs) - GAP
+    common = len(commonprefix(names)) if len(set(names)) > 1 else 0
+    labels = []
+    for name, cells in zip(names, columns, strict=True):
+        # Numbers are never cut: the column is at least as wide as they are.
+        numbers = max([display_width(cell) for cell in cells if is_number(cell)] + [0])
+        labels.append(distinguishing(name, common, max(share, numbers, LEAST_LABEL)))
+    ids = [run.id for run in runs]
+    if len(set(labels)) == len(set(ids)):
+        return labels
+    longest = max(map(len, ids))
+    size = next(
+        (n for n in range(8, longest) if len({i[:n] for i in ids}) == len(set(ids))), longest
+    )
+    return [(printable(run_id[:size]), label) for run_id, label in zip(ids, labels, strict=True)]
+
+
+def distinguishing(name: str, common: int, width: int) -> str:
+    """``name`` in ``width`` columns: whole if it fits, else as much of its end as fits when
+    all after the ``common`` prefix does, else from where it differs."""
+    if display_width(name) <= width or common == 0:
+        return cut(name, width)
+    rest = name[common:]
+    if display_width(rest) < width:
+        return "…" + tail(name, width - 1)
+    return "…" + cut(rest, width - 1)
 
 
 def user_parameters(run: Run) -> dict[str, str]:
@@ -365,10 +422,16 @@ def chart(metric: str, values: Sequence[MetricValue]) -> str:
 @click.command()
 @click.argument("run")
 @click.option("--metric", required=True, help="The metric to check.")
-@click.option("--min", "minimum", type=float, help="Fail when the value is below this.")
-@click.option("--max", "maximum", type=float, help="Fail when the value is above this.")
+@click.option("--min", "minimum", type=FiniteNumber(), help="Fail when the value is below this.")
+@click.option("--max", "maximum", type=FiniteNumber(), help="Fail when the value is above this.")
 @click.option("--baseline", help="Fail when worse than this run's value by more than --tolerance.")
-@click.option("--tolerance", type=click.FloatRange(min=0), default=0.0, show_default=True)
+@click.option(
+    "--tolerance",
+    type=FiniteNumber(minimum=0),
+    default=0.0,
+    show_default=True,
+    help="How much worse than --baseline still passes (0 or more).",
+)
 @click.option("--lower-is-better", is_flag=True, help="With --baseline: smaller values are better.")
 @db_option
 @json_option
@@ -385,6 +448,9 @@ def check(
 ) -> None:
     """Exit 1 when a run's metric is outside the bounds, 0 when inside: a CI gate.
 
+    Exit 2, never a pass, when the metric is missing or its stored value is not a finite
+    number, or a bound or tolerance is not a finite number.
+
     \b
     Examples:
       sapdi-local check ci-42 --metric accuracy --min 0.9
@@ -392,6 +458,11 @@ def check(
     """
     if minimum is None and maximum is None and baseline is None:
         raise click.UsageError("give --min, --max or --baseline")
+    if minimum is not None and maximum is not None and minimum > maximum:
+        raise click.UsageError(
+            f"--min {minimum!r} is above --max {maximum!r}: no value could pass; "
+            "give a --min at most --max"
+        )
     with reader(db) as store:
         found = load_run(store, run)
         value = metric_of(found, metric)
@@ -429,7 +500,20 @@ def check(
 
 
 def metric_of(run: Run, metric: str) -> float:
+    """The run's last value of ``metric``, a finite number: a metric that is missing, that
+    cannot be read or that is not finite (a hand-edited file) is an error, never a pass."""
+    unreadable = [item for item in run.unreadable if item.field == "metric" and item.name == metric]
+    if unreadable:
+        raise CommandError(
+            f"run {run.id}: {unreadable[0].reason}; it cannot be checked: log the metric again"
+        )
     if metric not in run.metrics:
         known = ", ".join(sorted(run.metrics)) or "none"
         raise CommandError(f"run {run.id} has no metric {metric!r}; its metrics: {known}")
-    return run.metrics[metric]
+    value = run.metrics[metric]
+    if not math.isfinite(value):
+        raise CommandError(
+            f"run {run.id}: metric {metric!r} is {value!r}, not a finite number; it cannot be "
+            "checked: log the metric again"
+        )
+    return value

@@ -14,6 +14,7 @@ rewrite nor reorder what is printed around it.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from html import escape
@@ -54,6 +55,80 @@ def printable(text: str) -> str:
     if text.isprintable():  # every character this escapes is one Python calls unprintable
         return text
     return _NOT_SHOWN.sub(_escape, text)
+
+
+# ---------------------------------------------------------------- width on a terminal
+
+
+def display_width(text: str) -> int:
+    """The columns ``text`` takes on a terminal: wide (East Asian wide and full-width)
+    characters take two, combining marks and format characters none, others one.
+
+    >>> display_width("中文 ok")
+    7
+    """
+    if text.isascii():
+        return len(text)
+    return sum(_char_width(character) for character in text)
+
+
+def _char_width(character: str) -> int:
+    if unicodedata.combining(character) or unicodedata.category(character) in ("Mn", "Me", "Cf"):
+        return 0
+    return 2 if unicodedata.east_asian_width(character) in ("W", "F") else 1
+
+
+def _fitting(text: str, width: int) -> int:
+    """How many characters from the start of ``text`` fit ``width`` columns (at least one,
+    so that a loop over pieces of text always moves on)."""
+    used = 0
+    for index, character in enumerate(text):
+        used += _char_width(character)
+        if used > width:
+            return max(index, 1)
+    return len(text)
+
+
+def cut(text: str, width: int) -> str:
+    """``text`` in ``width`` columns: whole if it fits, else its start and an ellipsis."""
+    if display_width(text) <= width:
+        return text
+    return text[: _fitting(text, width - 1)] + "…"
+
+
+def tail(text: str, width: int) -> str:
+    """The end of ``text`` that fits ``width`` columns."""
+    reversed_text = text[::-1]
+    return reversed_text[: _fitting(reversed_text, width)][::-1]
+
+
+BREAKS = " _-/.,:;"  # a wrapped line ends after one of these when one is near its end
+
+
+def wrap(text: str, width: int) -> list[str]:
+    """``text`` in lines of at most ``width`` columns, every character kept: a line ends
+    after a space or punctuation in its second half, else where the width ends."""
+    lines = []
+    while display_width(text) > width:
+        end = _fitting(text, width)
+        after = max(text.rfind(mark, 0, end) for mark in BREAKS) + 1
+        if after > end // 2:
+            end = after
+        lines.append(text[:end])
+        text = text[end:]
+    return [*lines, text]
+
+
+def quoted(text: str, limit: int = 40) -> str:
+    """``text`` quoted for an error message: its start only when it is long.
+
+    >>> quoted("x" * 50, 3)
+    "'xxx'… (50 characters)"
+    """
+    return repr(text) if len(text) <= limit else f"{text[:limit]!r}… ({len(text):,} characters)"
+
+
+# ---------------------------------------------------------------- numbers and times
 
 
 def number(value: object) -> str:

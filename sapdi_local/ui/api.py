@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .. import __version__
+from ..display import quoted
 from ..model import STATUSES, Run
 from ..sdk import (
     StoredRun,
@@ -37,7 +38,16 @@ Query = Mapping[str, Sequence[str]]
 # Parameters and tags the SDK adds to every run: lists show them as columns of their own.
 SYSTEM_PARAMETERS = ("start", "end")
 SYSTEM_TAGS = ("runName",)
-MAX_LIMIT = 100_000
+# Bounds on what a request may ask, each checked before the store is read: a malformed or
+# oversized request is a 400 naming the parameter, the limit and the fix, never a 500 or a
+# 503 from SQLite (1,200 tag filters pass its expression depth).
+MAX_LIMIT = 100_000  # runs in one page
+MAX_OFFSET = 1_000_000_000
+MAX_VALUE_CHARACTERS = 1000  # each value (each id of a comma-separated list)
+MAX_QUERY_CHARACTERS = 60_000  # the whole query, decoded: 1,000 run ids fit
+MAX_VALUES = {"tag": 100, "run": 1000, "metric": 1000}  # how often a parameter may be given
+MAX_VALUES_OTHERWISE = 100
+SPLIT_PARAMETERS = ("run", "status")  # each value may list several, separated by commas
 
 
 class ApiError(Exception):
@@ -53,12 +63,41 @@ class ApiError(Exception):
 
 
 def _check_known(query: Query, known: Sequence[str], endpoint: str) -> None:
+    """Refuse a query that is too long, a parameter ``endpoint`` does not take, one given
+    too often or a value too long (each a 400 saying what to fix)."""
+    size = sum(len(name) + len(value) + 2 for name, values in query.items() for value in values)
+    if size > MAX_QUERY_CHARACTERS:
+        raise ApiError(
+            400,
+            f"the query is {size:,} characters long; the limit is {MAX_QUERY_CHARACTERS:,}: "
+            "give fewer or shorter parameters, or split the request",
+        )
     unknown = sorted(set(query) - set(known))
     if unknown:
         raise ApiError(
             400,
-            f"unknown parameter {unknown[0]!r} for {endpoint}; it takes: {', '.join(known)}",
+            f"unknown parameter {quoted(unknown[0])} for {endpoint}; it takes: {', '.join(known)}",
         )
+    for name, values in query.items():
+        parts = [
+            part
+            for value in values
+            for part in (value.split(",") if name in SPLIT_PARAMETERS else (value,))
+        ]
+        limit = MAX_VALUES.get(name, MAX_VALUES_OTHERWISE)
+        if len(parts) > limit:
+            raise ApiError(
+                400,
+                f"parameter {name!r} has {len(parts):,} values; the limit is {limit:,}: "
+                "give fewer, or split the request",
+            )
+        longest = max(parts, key=len)
+        if len(longest) > MAX_VALUE_CHARACTERS:
+            raise ApiError(
+                400,
+                f"parameter {name!r} has a value of {len(longest):,} characters; the limit is "
+                f"{MAX_VALUE_CHARACTERS:,}: shorten it",
+            )
 
 
 def _single(query: Query, name: str) -> str | None:
@@ -84,13 +123,17 @@ def _tag_pairs(query: Query) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
-def _count(query: Query, name: str, default: int | None) -> int | None:
+def _count(query: Query, name: str, default: int | None, maximum: int) -> int | None:
+    """A whole number from 0 to ``maximum`` in ASCII digits (``str.isdigit`` takes "²")."""
     text = _single(query, name)
     if text is None:
         return default
-    if not text.isdigit() or not 0 <= int(text) <= MAX_LIMIT:
+    digits = text.isascii() and text.isdigit() and len(text) <= len(str(maximum))
+    if not digits or int(text) > maximum:
         raise ApiError(
-            400, f"parameter {name!r} must be a whole number from 0 to {MAX_LIMIT}, got {text!r}"
+            400,
+            f"parameter {name!r} must be a whole number from 0 to {maximum:,} in digits 0-9, "
+            f"got {quoted(text)}",
         )
     return int(text)
 
@@ -172,11 +215,11 @@ def runs(store: ReadOnlyStore, query: Query) -> dict[str, Any]:
         runs=_several(query, "run"),
     )
     selection = with_statuses(store, selection, _several(query, "status"))
-    offset = _count(query, "offset", 0) or 0
+    offset = _count(query, "offset", 0, MAX_OFFSET) or 0
     page = store.list_runs(
         selection,
         _order(_single(query, "sort"), _single(query, "dir")),
-        limit=_count(query, "limit", None),
+        limit=_count(query, "limit", None, MAX_LIMIT),
         offset=offset,
     )
     return {
@@ -217,6 +260,12 @@ def _order(sort: str | None, direction: str | None) -> RunOrder:
 def run(store: ReadOnlyStore, run_id: str, query: Query) -> dict[str, Any]:
     """``/api/runs/<id>``: one run with its process and per-metric last, min, max and count."""
     _check_known(query, (), "/api/runs/<id>")
+    if len(run_id) > MAX_VALUE_CHARACTERS:
+        raise ApiError(
+            400,
+            f"the run id in the address is {len(run_id):,} characters; ids have at most "
+            f"{MAX_VALUE_CHARACTERS:,}: list runs at /api/runs",
+        )
     records = store.select_runs(RunFilter(runs=(run_id,)))
     if not records:
         raise ApiError(404, f"no run with id {run_id!r} in {store.path}; list runs at /api/runs")
