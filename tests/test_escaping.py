@@ -162,7 +162,8 @@ def close_runs(db_path: Path, sdk_factory: Callable[..., MLTrackingSDK]) -> dict
 def test_compare_tells_values_apart_that_agree_to_six_digits(
     close_runs: dict[str, str], db_path: Path
 ) -> None:
-    output = readable(invoke("compare", "a", "b", "--db", str(db_path)))
+    # By id: a name as short as "a" may also be a prefix of the other run's id.
+    output = readable(invoke("compare", close_runs["a"], close_runs["b"], "--db", str(db_path)))
     rows = {line.split()[-3]: line for line in output.splitlines()[2:]}
     assert rows["accuracy"].startswith("*")
     assert rows["accuracy"].split()[-2:] == ["0.1234561", "0.1234564"]  # shown apart
@@ -173,7 +174,7 @@ def test_compare_tells_values_apart_that_agree_to_six_digits(
 def test_compare_json_gives_numbers_as_numbers_and_differs_on_exact_values(
     close_runs: dict[str, str], db_path: Path
 ) -> None:
-    result = invoke("compare", "a", "b", "--json", "--db", str(db_path))
+    result = invoke("compare", close_runs["a"], close_runs["b"], "--json", "--db", str(db_path))
     assert result.exit_code == 0
     fields: dict[str, Any] = {f["name"]: f for f in json.loads(result.stdout)["fields"]}
     assert fields["accuracy"]["values"] == [0.1234561, 0.1234564]
