@@ -18,7 +18,6 @@ import logging
 import os
 import sqlite3
 import sys
-import time
 import uuid
 import warnings
 from collections.abc import Callable
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import CONTEXT, Figure, alternate, have_module, median
+from benchmarks.reading import milliseconds
 
 RESULTS = Path(__file__).parent / "results"
 THREE = "metrics.accuracy > 0.5 and params.optimizer = 'adam' and params.lr < 0.01"
@@ -133,14 +133,35 @@ def built(name: str, runs: int, build: Callable[[Path, int], None]) -> Path:
     return path
 
 
-def milliseconds(function: Callable[[], object], repeats: int = 3) -> float:
-    """The median of ``repeats`` calls, in milliseconds."""
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        samples.append((time.perf_counter() - start) * 1000)
-    return median(samples)
+def measured(
+    benchmark: str,
+    ours_call: Callable[[], object],
+    baseline_call: Callable[[], object],
+    repeats: int,
+    baseline_name: str,
+    note: str,
+    target: str = "",
+    met: Callable[[float, float], bool] | None = None,
+) -> Figure:
+    """Both calls timed alternately, ``repeats`` samples of each (a sample is the median of
+    three calls); ``met(ours, baseline)`` says whether the target is met."""
+    ours, base = alternate(
+        lambda: median(milliseconds(ours_call, 3)),
+        lambda: median(milliseconds(baseline_call, 3)),
+        repeats,
+    )
+    return Figure(
+        benchmark=benchmark,
+        unit="ms",
+        ours=median(ours),
+        baseline=median(base),
+        baseline_name=baseline_name,
+        higher_is_better=False,
+        target=target,
+        met=None if met is None else met(median(ours), median(base)),
+        note=note,
+        samples={"ours": ours, "baseline": base},
+    )
 
 
 def run(quick: bool) -> list[Figure]:
@@ -195,27 +216,13 @@ def run(quick: bool) -> list[Figure]:
             "detail reads",
         ),
     ]
-    figures = []
-    for benchmark, ours_call, plain_call, target, met, note in cases:
-        ours, base = alternate(
-            lambda call=ours_call: milliseconds(call),
-            lambda call=plain_call: milliseconds(call),
-            repeats,
+    figures = [
+        measured(
+            benchmark, ours_call, plain_call, repeats, "plain SQL, same rows", note,
+            *(("", None) if quick else (target, met)),
         )
-        figures.append(
-            Figure(
-                benchmark=benchmark,
-                unit="ms",
-                ours=median(ours),
-                baseline=median(base),
-                baseline_name="plain SQL, same rows",
-                higher_is_better=False,
-                target=target if not quick else "",
-                met=met(median(ours), median(base)) if not quick else None,
-                note=note,
-                samples={"ours": ours, "baseline": base},
-            )
-        )
+        for benchmark, ours_call, plain_call, target, met, note in cases
+    ]  # fmt: skip
     # MLflow's ordered search takes seconds a call at full size: fewer repeats there.
     figures.extend(versus_mlflow(api, runs, min(repeats, 5)))
     plain.close()
@@ -258,24 +265,15 @@ def versus_mlflow(
             assert [run.name for run in mine] == [run.info.run_name for run in found] or (
                 not order and {run.name for run in mine} == {run.info.run_name for run in found}
             ), benchmark
-            ours, base = alternate(
-                lambda e=expression, o=order, n=limit: milliseconds(lambda: api(e, o, n)),
-                lambda e=expression, o=order, n=their_limit: milliseconds(
-                    lambda: theirs(e or "", o, n)
-                ),
-                repeats,
-            )
             figures.append(
-                Figure(
-                    benchmark=benchmark,
-                    unit="ms",
-                    ours=median(ours),
-                    baseline=median(base),
-                    baseline_name="MLflow sqlite, search_runs",
-                    higher_is_better=False,
-                    note=f"{len(mine):,} runs returned as Run objects on both sides; "
+                measured(
+                    benchmark,
+                    lambda e=expression, o=order, n=limit: api(e, o, n),
+                    lambda e=expression, o=order, n=their_limit: theirs(e or "", o, n),
+                    repeats,
+                    "MLflow sqlite, search_runs",
+                    f"{len(mine):,} runs returned as Run objects on both sides; "
                     f"filter {expression!r}, order {order}",
-                    samples={"ours": ours, "baseline": base},
                 )
             )
         return figures
