@@ -47,7 +47,7 @@ from .model import (
     utc_from_seconds,
 )
 from .paths import resolve_db_path
-from .selectors import delete_filter, run_filter
+from .selectors import delete_filter, run_filter, search_filter
 from .validation import (
     MAX_METRIC_VALUE,
     MAX_NAME_LENGTH,
@@ -633,6 +633,43 @@ class MLTrackingSDK:
         self._flush_before_read()
         return RunList(runs_from_records(self.store.select_runs(selection)))
 
+    def search_runs(
+        self,
+        filter_string: str | None = None,
+        order_by: str | Iterable[str] | None = None,
+        max_results: int | None = None,
+        *,
+        scenario: Any = None,
+        scenario_version: Any = None,
+        pipeline: Any = None,
+        execution: Any = None,
+        notebook: Any = None,
+        run: Any = None,
+        tags: Mapping[str, Any] | None = None,
+    ) -> RunList:
+        """The runs a search expression selects, in ``order_by``'s order (keys with ASC or
+        DESC; runs lacking a key last), at most ``max_results`` of them; the selectors of
+        ``get_runs`` narrow the search further, none of them needed.
+
+        MLflow's ``filter_string`` and ``order_by`` work as written, and more: OR, NOT,
+        parentheses, IN, BETWEEN, IS NULL, LIKE and ILIKE, times and ages (see README,
+        "Search"). A malformed expression raises ``InvalidFilterError`` naming the position.
+
+        >>> tracking.search_runs("metrics.accuracy > 0.9 and params.optimizer = 'adam'",
+        ...                      order_by=["metrics.accuracy DESC"], max_results=10)
+        """
+        from .store import search_run_records
+
+        selection = search_filter(
+            scenario, scenario_version, pipeline, execution, notebook, run, tags
+        )
+        order = [order_by] if isinstance(order_by, str) else list(order_by or ())
+        self._flush_before_read()
+        _, records = search_run_records(
+            self.store, filter_string, order, max_results, 0, selection
+        )
+        return RunList(runs_from_records(records))
+
     def runs_frame(
         self,
         scenario: Any = None,
@@ -642,18 +679,37 @@ class MLTrackingSDK:
         notebook: Any = None,
         run: Any = None,
         tags: Mapping[str, Any] | None = None,
+        filter_string: str | None = None,
+        order_by: str | Iterable[str] | None = None,
     ) -> pandas.DataFrame:
-        """The runs ``get_runs`` selects as a pandas DataFrame: one row per run, with
-        ``params.*``, ``tags.*`` and ``metrics.*`` (last value) columns. Needs pandas.
+        """The runs ``get_runs`` selects (or, with ``filter_string`` or ``order_by``,
+        ``search_runs``) as a pandas DataFrame: one row per run, with ``params.*``,
+        ``tags.*`` and ``metrics.*`` (last value) columns. Needs pandas.
 
         >>> frame = tracking.runs_frame(scenario=sapdi.get_current_scenario())
         >>> frame.sort_values("metrics.accuracy").tail(3)
+        >>> tracking.runs_frame(filter_string="params.optimizer = 'adam'",
+        ...                     order_by="metrics.accuracy DESC")
         """
         from .frames import runs_frame
 
-        return runs_frame(
-            self.get_runs(scenario, scenario_version, pipeline, execution, notebook, run, tags)
-        )
+        if filter_string is None and order_by is None:
+            selected = self.get_runs(
+                scenario, scenario_version, pipeline, execution, notebook, run, tags
+            )
+        else:
+            selected = self.search_runs(
+                filter_string,
+                order_by,
+                scenario=scenario,
+                scenario_version=scenario_version,
+                pipeline=pipeline,
+                execution=execution,
+                notebook=notebook,
+                run=run,
+                tags=tags,
+            )
+        return runs_frame(selected)
 
     def delete_runs(
         self,

@@ -49,8 +49,11 @@ def run_filter(
     notebook: Any,
     run: Any,
     tags: Mapping[str, Any] | None,
+    *,
+    require_selector: bool = True,
 ) -> RunFilter:
-    """Check the selectors of ``function`` and turn them into a RunFilter."""
+    """Check the selectors of ``function`` and turn them into a RunFilter; the original's
+    functions need at least one selector (``require_selector``), a search none."""
     from .store import RunFilter
 
     selectors = {
@@ -61,7 +64,7 @@ def run_filter(
         "notebook": notebook,
         "run": run,
     }
-    if all(value is None for value in selectors.values()):
+    if require_selector and all(value is None for value in selectors.values()):
         raise InvalidFilterError(
             f"{function}() needs at least one of scenario, scenario_version, pipeline, "
             "execution, notebook or run; for example scenario=sapdi.get_current_scenario()"
@@ -89,6 +92,33 @@ def run_filter(
         runs=ids["run"],
         names=None if run_name is None else (str(run_name),),
         tags=tag_pairs,
+    )
+
+
+def search_filter(
+    scenario: Any,
+    scenario_version: Any,
+    pipeline: Any,
+    execution: Any,
+    notebook: Any,
+    run: Any,
+    tags: Mapping[str, Any] | None,
+) -> RunFilter | None:
+    """The selection of search_runs: get_runs' selectors, none of them needed (the
+    expression may select alone); None when none is given."""
+    given = (scenario, scenario_version, pipeline, execution, notebook, run)
+    if all(value is None for value in given) and not tags:
+        return None
+    return run_filter(
+        "search_runs",
+        scenario,
+        scenario_version,
+        pipeline,
+        execution,
+        notebook,
+        run,
+        tags,
+        require_selector=False,
     )
 
 

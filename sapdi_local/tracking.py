@@ -38,6 +38,7 @@ __all__ = [
     "metrics_frame",
     "persist_run",
     "runs_frame",
+    "search_runs",
     "set_default_sdk",
     "set_labels",
     "set_tags",
@@ -194,6 +195,44 @@ def get_runs(
     return _default.get_runs(scenario, scenario_version, pipeline, execution, notebook, run, tags)
 
 
+def search_runs(
+    filter_string: str | None = None,
+    order_by: str | Iterable[str] | None = None,
+    max_results: int | None = None,
+    *,
+    scenario: Any = None,
+    scenario_version: Any = None,
+    pipeline: Any = None,
+    execution: Any = None,
+    notebook: Any = None,
+    run: Any = None,
+    tags: Mapping[str, Any] | None = None,
+) -> RunList:
+    """The runs a search expression selects, in ``order_by``'s order (keys with ASC or
+    DESC; runs lacking a key last), at most ``max_results`` of them; the selectors of
+    ``get_runs`` narrow the search further, none of them needed.
+
+    MLflow's ``filter_string`` and ``order_by`` work as written, and more: OR, NOT,
+    parentheses, IN, BETWEEN, IS NULL, LIKE and ILIKE, times and ages (see README,
+    "Search"). A malformed expression raises ``InvalidFilterError`` naming the position.
+
+    >>> tracking.search_runs("metrics.accuracy > 0.9 and params.optimizer = 'adam'",
+    ...                      order_by=["metrics.accuracy DESC"], max_results=10)
+    """
+    return _default.search_runs(
+        filter_string,
+        order_by,
+        max_results,
+        scenario=scenario,
+        scenario_version=scenario_version,
+        pipeline=pipeline,
+        execution=execution,
+        notebook=notebook,
+        run=run,
+        tags=tags,
+    )
+
+
 def runs_frame(
     scenario: Any = None,
     scenario_version: Any = None,
@@ -202,14 +241,29 @@ def runs_frame(
     notebook: Any = None,
     run: Any = None,
     tags: Mapping[str, Any] | None = None,
+    filter_string: str | None = None,
+    order_by: str | Iterable[str] | None = None,
 ) -> pandas.DataFrame:
-    """The runs ``get_runs`` selects as a pandas DataFrame: one row per run, with
-    ``params.*``, ``tags.*`` and ``metrics.*`` (last value) columns. Needs pandas.
+    """The runs ``get_runs`` selects (or, with ``filter_string`` or ``order_by``,
+    ``search_runs``) as a pandas DataFrame: one row per run, with ``params.*``,
+    ``tags.*`` and ``metrics.*`` (last value) columns. Needs pandas.
 
     >>> frame = tracking.runs_frame(scenario=sapdi.get_current_scenario())
     >>> frame.sort_values("metrics.accuracy").tail(3)
+    >>> tracking.runs_frame(filter_string="params.optimizer = 'adam'",
+    ...                     order_by="metrics.accuracy DESC")
     """
-    return _default.runs_frame(scenario, scenario_version, pipeline, execution, notebook, run, tags)
+    return _default.runs_frame(
+        scenario,
+        scenario_version,
+        pipeline,
+        execution,
+        notebook,
+        run,
+        tags,
+        filter_string,
+        order_by,
+    )
 
 
 def metrics_frame(run: Any = None, metrics: str | Iterable[str] | None = None) -> pandas.DataFrame:

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from sapdi_local import MLTrackingSDK
 from sapdi_local.cli import main
+from sapdi_local.errors import InvalidFilterError
 
 
 def invoke(*args: str, input: str | None = None) -> Any:
@@ -122,3 +123,56 @@ def test_delete_where_shows_and_deletes_exactly_what_it_selects(sweep: Path) -> 
     with MLTrackingSDK(db_path=sweep) as sdk:
         left = sorted(run.name for run in sdk.get_runs(scenario="a,b,c"))
     assert left == ["a-0", "a-2", "b-0", "b-1", "b-2", "c-0", "c-1", "c-2"]
+
+
+# ---------------------------------------------------------------- the API
+
+
+def test_search_runs_takes_mlflows_spelling_and_goes_further(sweep: Path) -> None:
+    with MLTrackingSDK(db_path=sweep) as sdk:
+        best = sdk.search_runs(
+            "metrics.accuracy > 0.9 and params.optimizer = 'adam'",
+            order_by=["metrics.accuracy DESC"],
+            max_results=2,
+        )
+        assert [run.metrics["accuracy"] for run in best] == [0.95, 0.95]
+        either = sdk.search_runs(
+            "(params.optimizer = 'sgd' OR metrics.accuracy >= 0.95)", scenario="c"
+        )
+        assert sorted(run.name for run in either) == ["c-1", "c-2"]
+        assert len(sdk.search_runs()) == 9
+        assert [run.name for run in sdk.search_runs(tags={"team": "y"}, order_by="name")] == [
+            "a-0",
+            "b-0",
+            "c-0",
+        ]
+        with pytest.raises(InvalidFilterError, match="position"):
+            sdk.search_runs("metrics.accuracy >> 1")
+
+
+def test_runs_frame_takes_a_filter_and_an_order(sweep: Path) -> None:
+    pytest.importorskip("pandas")
+    with MLTrackingSDK(db_path=sweep) as sdk:
+        frame = sdk.runs_frame(
+            filter_string="params.learning_rate < 0.05", order_by="metrics.accuracy DESC"
+        )
+    assert list(frame["metrics.accuracy"]) == [0.93, 0.93, 0.93, 0.88, 0.88, 0.88]
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        "metrics.accuracy > 0.9 and params.optimizer = 'adam'",
+        "params.learning_rate BETWEEN 0.005 AND 0.5",
+        "NOT (tags.team = 'x') OR scenario IN ('b')",
+        "collection = 'train.py (Default)'",
+        "name LIKE 'b-%' AND metrics.accuracy IS NOT NULL",
+    ],
+)
+def test_the_api_and_the_command_line_select_the_same_runs(
+    sweep: Path, tmp_path: Path, where: str
+) -> None:
+    with MLTrackingSDK(db_path=sweep) as sdk:
+        from_api = sorted(run.name for run in sdk.search_runs(where))
+    assert from_api, where
+    assert exported_names(sweep, tmp_path, "--where", where) == from_api
