@@ -381,8 +381,8 @@ class _Parser:
                 closing = self.peek()
                 if not (closing.kind == _PUNCTUATION and closing.text == ")"):
                     raise self.expect(
-                        f"')' to close the '(' at position {token.start + 1}, or AND or OR",
-                        "",
+                        f"AND, OR or a ')' to close the '(' of position {token.start + 1}",
+                        self.previous_text(),
                         closing,
                     )
                 self.advance()

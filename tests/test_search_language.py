@@ -659,7 +659,7 @@ def test_base_selection_is_anded_with_the_expression(zoo: MLTrackingSDK) -> None
         ("params.x = adam", 12, "text is quoted: 'adam'"),
         ("accuracy > 1", 1, "expected a key"),
         ("foo.bar = 1", 1, "found the prefix 'foo.'"),
-        ("(name = 'a'", 12, "expected ')' to close the '(' at position 1"),
+        ("(name = 'a'", 12, "expected AND, OR or a ')' to close the '(' of position 1 after 'a'"),
         ("name = 'a')", 11, "closes no '('"),
         ("name = 'a' name = 'b'", 12, "expected AND, OR or the end"),
         ("name = 'a", 8, "expected a closing '"),

@@ -261,7 +261,9 @@ class _Compiler:
         return field.text if isinstance(value, str) else field.number
 
     def comparable(self, field: _Field, values: tuple[float | str, ...]) -> list[_Sql]:
-        targets = {self.target(field, value) for value in values} or {field.text}
+        """Whether the field has a value of a kind the literals compare with."""
+        # A dict, not a set: the statement's text stays the same from one process to the next.
+        targets = dict.fromkeys(self.target(field, value) for value in values)
         return [_sql(target, " IS NOT NULL") for target in targets if target is not None] or [
             _FALSE
         ]
@@ -316,13 +318,16 @@ class _Compiler:
             text, number = self.fields(order_key.key)[0]
             direction = " DESC" if order_key.descending else ""
             if text is not None and number is not None:
-                terms.append(_sql("(", text, " IS NULL AND ", number, " IS NULL)"))
-            for side in (number, text):
-                if side is not None:
-                    terms.append(_sql(side, " IS NULL"))
-            for side in (number, text):
-                if side is not None:
-                    terms.append(_sql(side, direction))
+                terms += [
+                    _sql("(", text, " IS NULL AND ", number, " IS NULL)"),
+                    _sql(number, " IS NULL"),  # numbers before text
+                    _sql(number, direction),
+                    _sql(text, direction),
+                ]
+            else:
+                side = text if text is not None else number
+                assert side is not None  # every field has a text or a number side
+                terms += [_sql(side, " IS NULL"), _sql(side, direction)]
         return [*terms, _Sql("runs.start_time DESC"), _Sql("runs.key DESC")]
 
 
