@@ -30,7 +30,7 @@ WIDTH = 80  # tables fit a classic terminal
 MIN_TEXT = 10  # free text (names, collections) narrows to no less than this
 MIN_HEADER = 6  # a header wraps to no less than this
 GAP = 2  # spaces between columns
-MAX_LIMIT = 1_000_000  # runs --limit: at most this many runs
+MAX_LIMIT = 100_000  # runs --limit: at most this many runs, as a search gives at once
 MAX_REPEATED = 100  # a repeated filter or column option (--tag, --metric): at most this often
 MAX_COMPARED = 1000  # runs compared at once
 F = TypeVar("F", bound=Callable[..., Any])

@@ -50,8 +50,9 @@ from .cli_common import (
 from .display import cut, display_width, printable, tail
 from .model import STATUSES, MetricValue, Run, iso_time, utc_from_seconds
 from .sdk import histories_from_rows, read_collections, read_metric_stats, runs_from_records
-from .selectors import with_statuses
-from .store import SCHEMA_VERSION, RunFilter, RunOrder
+from .search_language import METRIC, Key, key_text
+from .selectors import options_expression
+from .store import SCHEMA_VERSION, ReadOnlyStore, search_run_records
 
 
 @click.command()
@@ -125,6 +126,14 @@ def collections(scenario: str | None, db: Path | None, as_json: bool) -> None:
 @click.option("--since", help="Runs started since: 2026-11-01, 2026-11-01T12:00, 30m, 12h, 7d.")
 @click.option("--limit", type=WholeNumber(1, MAX_LIMIT), default=20, show_default=True)
 @click.option("--metric", "metrics", multiple=True, help="Add a column with this metric's value.")
+@click.option("--where", help="Only runs this search expression selects (see README, Search).")
+@click.option(
+    "--order-by",
+    "order_by",
+    multiple=True,
+    metavar="KEY [ASC|DESC]",
+    help="Sort by this key (repeatable; runs lacking it last). Default: newest first.",
+)
 @db_option
 @json_option
 def runs(
@@ -137,34 +146,37 @@ def runs(
     since: str | None,
     limit: int,
     metrics: tuple[str, ...],
+    where: str | None,
+    order_by: tuple[str, ...],
     db: Path | None,
     as_json: bool,
 ) -> None:
-    """List runs, newest first (start times in UTC).
+    """List runs, newest first (start times in UTC), or in the order of --order-by.
 
     \b
-    Example:
+    Examples:
       sapdi-local runs --collection baseline --tag dataset=v2 --metric accuracy
+      sapdi-local runs --where "metrics.accuracy > 0.9 and params.optimizer = 'adam'" \
+          --order-by "metrics.accuracy DESC" --metric accuracy
     """
     at_most(MAX_REPEATED, "--tag", tags)
     at_most(MAX_REPEATED, "--metric", metrics)
+    at_most(MAX_REPEATED, "--order-by", order_by)
     tag_pairs = tuple(key_value(text, "--tag") for text in tags)
     start_after = None if since is None else parse_since(since)
-    selection = RunFilter(
-        scenarios=None if scenario is None else (scenario,),
-        notebooks=None if notebook is None else (notebook,),
-        pipelines=None if pipeline is None else (pipeline,),
-        # Lists show default collections as "name (Default)": either form selects them.
-        collections=None
-        if collection is None
-        else tuple(dict.fromkeys((collection, collection.removesuffix(" (Default)")))),
+    expression = options_expression(
+        scenarios=scenario,
+        collections=collection,
+        notebooks=notebook,
+        pipelines=pipeline,
+        statuses=None if status is None else (status,),
         tags=tag_pairs,
         started_after=None if start_after is None else start_after.timestamp(),
+        where=where,
     )
     with reader(db) as store:
-        selection = with_statuses(store, selection, None if status is None else (status.upper(),))
-        page = store.list_runs(selection, RunOrder(), limit=limit)
-        found = runs_from_records(page.records)
+        _, records = search_run_records(store, expression, order_by, limit)
+        found = runs_from_records(records)
     if as_json:
         print_json([{**run.to_dict(), "duration": duration_seconds(run)} for run in found])
         return
@@ -420,7 +432,7 @@ def chart(metric: str, values: Sequence[MetricValue]) -> str:
 
 
 @click.command()
-@click.argument("run")
+@click.argument("run", required=False)
 @click.option("--metric", required=True, help="The metric to check.")
 @click.option("--min", "minimum", type=FiniteNumber(), help="Fail when the value is below this.")
 @click.option("--max", "maximum", type=FiniteNumber(), help="Fail when the value is above this.")
@@ -432,29 +444,43 @@ def chart(metric: str, values: Sequence[MetricValue]) -> str:
     show_default=True,
     help="How much worse than --baseline still passes (0 or more).",
 )
-@click.option("--lower-is-better", is_flag=True, help="With --baseline: smaller values are better.")
+@click.option(
+    "--lower-is-better",
+    is_flag=True,
+    help="Smaller values are better (for --baseline, and for the best run of --where).",
+)
+@click.option(
+    "--where",
+    help="Instead of RUN: gate on the best run this search expression selects.",
+)
+@click.option("--all", "every", is_flag=True, help="With --where: gate on every run it selects.")
 @db_option
 @json_option
 def check(
-    run: str,
+    run: str | None,
     metric: str,
     minimum: float | None,
     maximum: float | None,
     baseline: str | None,
     tolerance: float,
     lower_is_better: bool,
+    where: str | None,
+    every: bool,
     db: Path | None,
     as_json: bool,
 ) -> None:
     """Exit 1 when a run's metric is outside the bounds, 0 when inside: a CI gate.
 
-    Exit 2, never a pass, when the metric is missing or its stored value is not a finite
-    number, or a bound or tolerance is not a finite number.
+    The run is RUN, or the best run that --where selects (highest value, lowest with
+    --lower-is-better), or with --all every run it selects, each of which must pass.
+    Exit 2, never a pass, when no run is selected, the metric is missing or its stored
+    value is not a finite number, or a bound or tolerance is not a finite number.
 
     \b
     Examples:
       sapdi-local check ci-42 --metric accuracy --min 0.9
       sapdi-local check ci-42 --metric rmse --baseline main --tolerance 0.01 --lower-is-better
+      sapdi-local check --where "tags.ci = 'yes' and start_time > '-1d'" --metric accuracy --min 0.9
     """
     if minimum is None and maximum is None and baseline is None:
         raise click.UsageError("give --min, --max or --baseline")
@@ -463,10 +489,79 @@ def check(
             f"--min {minimum!r} is above --max {maximum!r}: no value could pass; "
             "give a --min at most --max"
         )
+    if (run is None) == (where is None):
+        raise click.UsageError("give either RUN or --where EXPRESSION (not both)")
+    if every and where is None:
+        raise click.UsageError("--all goes with --where")
     with reader(db) as store:
-        found = load_run(store, run)
-        value = metric_of(found, metric)
+        if run is not None:
+            gated = [load_run(store, run)]
+        else:
+            gated = gated_runs(store, where or "", metric, lower_is_better=lower_is_better)
+            if not every:
+                gated = gated[:1]
+        values = [metric_of(found, metric) for found in gated]
         reference = None if baseline is None else metric_of(load_run(store, baseline), metric)
+    verdicts = [
+        gate_failures(
+            value,
+            minimum=minimum,
+            maximum=maximum,
+            reference=reference,
+            tolerance=tolerance,
+            lower_is_better=lower_is_better,
+        )
+        for value in values
+    ]
+    failed = any(verdicts)
+    if as_json:
+        results = [
+            {
+                "run_id": found.id,
+                "metric": metric,
+                "value": value,
+                "baseline": reference,
+                "ok": not failures,
+                "failures": failures,
+            }
+            for found, value, failures in zip(gated, values, verdicts, strict=True)
+        ]
+        print_json(results[0] if run is not None else {"ok": not failed, "runs": results})
+    else:
+        for found, value, failures in zip(gated, values, verdicts, strict=True):
+            label = f"{metric} = {number(value)} in run {found.name} ({found.id[:8]})"
+            if failures:
+                click.echo(printable(f"FAIL: {label} is {' and '.join(failures)}"), err=True)
+            else:
+                line(f"OK: {label}")
+    if failed:
+        sys.exit(EXIT_CHECK_FAILED)
+
+
+def gated_runs(
+    store: ReadOnlyStore, where: str, metric: str, *, lower_is_better: bool
+) -> list[Run]:
+    """The runs ``where`` selects, best first by ``metric`` (runs lacking it last, so that
+    the gate reports them rather than passing over them); an error when none is selected."""
+
+    direction = "ASC" if lower_is_better else "DESC"
+    order = [f"{key_text(Key(METRIC, metric))} {direction}"]
+    _, records = search_run_records(store, where, order)
+    if not records:
+        raise CommandError(f"no run matches --where {where!r}; nothing to check")
+    return runs_from_records(records)
+
+
+def gate_failures(
+    value: float,
+    *,
+    minimum: float | None,
+    maximum: float | None,
+    reference: float | None,
+    tolerance: float,
+    lower_is_better: bool,
+) -> list[str]:
+    """Why ``value`` fails the gate; empty when it passes."""
     failures = []
     if minimum is not None and value < minimum:
         failures.append(f"below the minimum {number(minimum)}")
@@ -479,24 +574,7 @@ def check(
                 f"worse than the baseline's {number(reference)} by {number(worse_by)} "
                 f"(tolerance {number(tolerance)})"
             )
-    label = f"{metric} = {number(value)} in run {found.name} ({found.id[:8]})"
-    if as_json:
-        print_json(
-            {
-                "run_id": found.id,
-                "metric": metric,
-                "value": value,
-                "baseline": reference,
-                "ok": not failures,
-                "failures": failures,
-            }
-        )
-    elif failures:
-        click.echo(printable(f"FAIL: {label} is {' and '.join(failures)}"), err=True)
-    else:
-        line(f"OK: {label}")
-    if failures:
-        sys.exit(EXIT_CHECK_FAILED)
+    return failures
 
 
 def metric_of(run: Run, metric: str) -> float:

@@ -176,6 +176,8 @@ def options_expression(
     *,
     scenarios: str | Iterable[str] | None = None,
     collections: str | Iterable[str] | None = None,
+    notebooks: str | Iterable[str] | None = None,
+    pipelines: str | Iterable[str] | None = None,
     runs: Iterable[str] | None = None,
     statuses: Iterable[str] | None = None,
     tags: Iterable[tuple[str, str]] = (),
@@ -199,6 +201,8 @@ def options_expression(
     for name, values in (
         ("scenario", _listed_values("scenario", scenarios)),
         ("collection", _listed_values("collection", collections)),
+        ("notebook", _listed_values("notebook", notebooks)),
+        ("pipeline", _listed_values("pipeline", pipelines)),
         ("id", None if runs is None else tuple(runs)),
         ("status", None if statuses is None else tuple(s.upper() for s in statuses)),
     ):

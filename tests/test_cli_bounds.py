@@ -213,17 +213,17 @@ def test_runs_since_takes_ages_to_100_years_and_any_date(
 
 
 @pytest.mark.parametrize(
-    "text", ["0", "-1", "+5", " 5", "1_0", "²", "١٢", "1.0", "1e3", "1000001", "9" * 30, "ten"]
+    "text", ["0", "-1", "+5", " 5", "1_0", "²", "١٢", "1.0", "1e3", "100001", "9" * 30, "ten"]
 )
 def test_runs_limit_refuses_what_is_not_a_whole_number_in_range(
     gated: dict[str, str], text: str
 ) -> None:
-    refused(invoke("runs", "--limit", text), "--limit", "whole number from 1 to 1000000")
+    refused(invoke("runs", "--limit", text), "--limit", "whole number from 1 to 100000")
 
 
 def test_runs_limit_takes_its_whole_range(gated: dict[str, str]) -> None:
     assert invoke("runs", "--limit", "1", "--json").output.count('"id"') == 1
-    assert invoke("runs", "--limit", "1000000", "--json").output.count('"id"') == 2
+    assert invoke("runs", "--limit", "100000", "--json").output.count('"id"') == 2
 
 
 def test_repeated_options_are_bounded(gated: dict[str, str]) -> None:

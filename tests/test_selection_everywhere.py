@@ -176,3 +176,131 @@ def test_the_api_and_the_command_line_select_the_same_runs(
         from_api = sorted(run.name for run in sdk.search_runs(where))
     assert from_api, where
     assert exported_names(sweep, tmp_path, "--where", where) == from_api
+
+
+# ---------------------------------------------------------------- runs and check
+
+
+def listed_names(db: Path, *options: str) -> list[str]:
+    result = invoke("runs", "--json", "--limit", "1000", *options, "--db", str(db))
+    assert result.exit_code == 0, result.output
+    return [run["name"] for run in json.loads(result.stdout)]
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        "metrics.accuracy > 0.9 and params.optimizer = 'adam'",
+        "params.learning_rate BETWEEN 0.005 AND 0.5",
+        "NOT (tags.team = 'x') OR scenario IN ('b')",
+        "collection = 'train.py (Default)'",
+    ],
+)
+def test_runs_where_selects_what_the_api_selects(sweep: Path, where: str) -> None:
+    with MLTrackingSDK(db_path=sweep) as sdk:
+        from_api = sorted(run.name for run in sdk.search_runs(where))
+    assert sorted(listed_names(sweep, "--where", where)) == from_api
+
+
+def test_runs_options_mean_what_they_mean_in_export(sweep: Path, tmp_path: Path) -> None:
+    for options in (
+        ("--scenario", "a,b"),
+        ("--collection", "train.py (Default)"),
+        ("--collection", "train.py"),
+        ("--tag", "team=y", "--scenario", "c"),
+        ("--status", "finished", "--scenario", "b"),
+    ):
+        listed = sorted(listed_names(sweep, *options))
+        assert listed, options
+        if options[0] in ("--scenario", "--collection"):  # options export takes too
+            assert listed == exported_names(sweep, tmp_path, *options), options
+
+
+def test_runs_order_by_sorts_by_any_key_lacking_ones_last(sweep: Path) -> None:
+    names = listed_names(
+        sweep, "--scenario", "a", "--order-by", "metrics.accuracy DESC", "--order-by", "name"
+    )
+    assert names == ["a-2", "a-0", "a-1"]
+    by_rate = listed_names(sweep, "--scenario", "b", "--order-by", "params.learning_rate")
+    assert by_rate == ["b-0", "b-1", "b-2"]
+    bad = invoke("runs", "--order-by", "metrics.accuracy SIDEWAYS", "--db", str(sweep))
+    assert bad.exit_code == 2 and "position" in bad.output
+
+
+def test_check_where_gates_on_the_best_run_or_on_every_run(sweep: Path) -> None:
+    best = invoke(
+        "check",
+        "--where",
+        "scenario = 'a'",
+        "--metric",
+        "accuracy",
+        "--min",
+        "0.94",
+        "--db",
+        str(sweep),
+    )
+    assert best.exit_code == 0, best.output
+    assert "OK: accuracy = 0.95 in run a-2" in best.output
+    every = invoke(
+        "check",
+        "--where",
+        "scenario = 'a'",
+        "--metric",
+        "accuracy",
+        "--min",
+        "0.9",
+        "--all",
+        "--json",
+        "--db",
+        str(sweep),
+    )
+    assert every.exit_code == 1
+    report = json.loads(every.stdout)
+    assert report["ok"] is False
+    assert sorted((r["value"], r["ok"]) for r in report["runs"]) == [
+        (0.88, False),
+        (0.93, True),
+        (0.95, True),
+    ]
+    lowest = invoke(
+        "check",
+        "--where",
+        "scenario = 'a'",
+        "--metric",
+        "accuracy",
+        "--max",
+        "0.9",
+        "--lower-is-better",
+        "--db",
+        str(sweep),
+    )
+    assert lowest.exit_code == 0 and "a-1" in lowest.output
+    nothing = invoke(
+        "check",
+        "--where",
+        "scenario = 'zzz'",
+        "--metric",
+        "accuracy",
+        "--min",
+        "0",
+        "--db",
+        str(sweep),
+    )
+    assert nothing.exit_code == 2 and "no run matches" in nothing.output
+    missing = invoke(
+        "check",
+        "--where",
+        "scenario = 'a'",
+        "--metric",
+        "f1",
+        "--min",
+        "0",
+        "--all",
+        "--db",
+        str(sweep),
+    )
+    assert missing.exit_code == 2 and "has no metric 'f1'" in missing.output
+    both = invoke(
+        "check", "a-0", "--where", "x = 1", "--metric", "accuracy", "--min", "0", "--db", str(sweep)
+    )
+    assert both.exit_code == 2
