@@ -28,6 +28,7 @@ SUITES = (
     "startup",
     "memory",
     "explorer",
+    "search",
 )
 DEFAULT_OUT = Path(__file__).parent / "results" / "latest.json"
 

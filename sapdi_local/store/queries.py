@@ -140,12 +140,15 @@ class RunQueries(Database):
     def _attach_details(connection: sqlite3.Connection, records: dict[int, RunRecord]) -> None:
         """Fill in the parameters, tags, labels and last metrics of runs keyed by run key."""
         keys = list(records)
-        for chunk in _chunks(keys):
-            marks = ", ".join("?" for _ in chunk)
-            for table, attribute in _DETAIL_TABLES:
+        for table, attribute in _DETAIL_TABLES:
+            # Each run's dict of this table looked up once, not once per row: this loop
+            # is most of what a whole read costs beyond SQLite's own work.
+            maps = {key: getattr(record, attribute) for key, record in records.items()}
+            for chunk in _chunks(keys):
+                marks = ", ".join("?" for _ in chunk)
                 query = f"SELECT run_key, name, value FROM {table} WHERE run_key IN ({marks})"
                 for key, name, value in connection.execute(query, chunk):
-                    getattr(records[key], attribute)[name] = value
+                    maps[key][name] = value
 
 
 _DETAIL_TABLES = (
