@@ -8,6 +8,7 @@ and no request changes the database file.
 from __future__ import annotations
 
 import hashlib
+import json
 import posixpath
 import re
 import shutil
@@ -170,7 +171,8 @@ def test_a_run_whose_process_is_gone_is_listed_as_killed(
         ({"scenario": "forecast"}, ["lstm"]),
         ({"collection": "Logistic"}, ["lr-big", "lr-small"]),
         ([("collection", "Logistic"), ("collection", "LSTM")], ["lstm", "lr-big", "lr-small"]),
-        ({"collection": "Logistic,LSTM"}, []),  # names may hold commas: never split
+        # a comma list, as the command line reads it
+        ({"collection": "Logistic,LSTM"}, ["lstm", "lr-big", "lr-small"]),
         ({"scenario": "churn", "collection": "explore.ipynb"}, ["quick look"]),
         ({"tag": "dataset=v2"}, ["quick look", "lr-big"]),
         ({"tag": "dataset=v9"}, []),
@@ -363,6 +365,199 @@ def test_the_api_lists_its_endpoints(client_for: ClientFor, db_path: Path) -> No
     endpoints = client_for(db_path).get("/api/").json()["endpoints"]
     assert "/api/runs/<id>" in endpoints
     assert "/api/metrics" in endpoints
+
+
+# ---------------------------------------------------------------- the search language
+
+
+def names_of(client: httpx.Client, params: Any) -> list[str]:
+    response = client.get("/api/runs", params=params)
+    assert response.status_code == 200, response.text
+    data = response.json()
+    assert data["total"] == len(data["runs"])
+    return [run["name"] for run in data["runs"]]
+
+
+@pytest.mark.parametrize(
+    ("params", "names"),
+    [
+        ({"where": "params.learning_rate < 0.05"}, ["quick look", "lr-small"]),
+        ({"where": "metrics.f1 = 0.7 and tags.dataset = 'v2'"}, ["quick look", "lr-big"]),
+        ({"where": "scenario = 'forecast' OR name ILIKE 'QUICK%'"}, ["lstm", "quick look"]),
+        ({"where": "metrics.accuracy BETWEEN 0.905 AND 2"}, ["quick look", "lr-big"]),
+        # NOT binds tighter than AND; a run without the tag is not one with dataset v1
+        (
+            {"where": "NOT tags.dataset = 'v1' AND status = 'FINISHED'"},
+            ["lstm", "quick look", "lr-big"],
+        ),
+        ({"where": "params.learning_rate > 0.01", "collection": "Logistic"}, ["lr-big"]),
+        ({"where": "params.learning_rate > 0.01", "collection": "LSTM"}, []),
+        ({"where": "   "}, ["lstm", "quick look", "lr-big", "lr-small"]),  # no filter
+        ({"where": "tags.dataset = 'v2'", "q": "LOOK"}, ["quick look"]),
+        ({"order_by": "params.learning_rate DESC"}, ["lr-big", "quick look", "lr-small", "lstm"]),
+        ({"order_by": "params.learning_rate"}, ["lr-small", "quick look", "lr-big", "lstm"]),
+        (
+            [("order_by", "metrics.f1"), ("order_by", "name DESC")],
+            ["quick look", "lr-small", "lr-big", "lstm"],
+        ),
+        ({"order_by": "tags.dataset, name"}, ["lr-small", "lr-big", "quick look", "lstm"]),
+        # ties newest first
+        ({"sort": "tag:dataset", "dir": "desc"}, ["quick look", "lr-big", "lr-small", "lstm"]),
+    ],
+)
+def test_runs_where_and_order_by(
+    client_for: ClientFor, db_path: Path, filled: dict[str, str], params: Any, names: list[str]
+) -> None:
+    assert names_of(client_for(db_path), params) == names
+
+
+def cli_names(db_path: Path, *options: str) -> list[str]:
+    from click.testing import CliRunner
+
+    from sapdi_local.cli import main
+
+    result = CliRunner().invoke(
+        main, ["runs", "--json", "--limit", "1000", *options, "--db", str(db_path)]
+    )
+    assert result.exit_code == 0, result.output
+    return [run["name"] for run in json.loads(result.stdout)]
+
+
+@pytest.mark.parametrize(
+    ("params", "options"),
+    [
+        ({"scenario": "churn,forecast"}, ["--scenario", "churn,forecast"]),
+        ({"scenario": "churn, forecast"}, ["--scenario", "churn, forecast"]),
+        ({"collection": "Logistic,LSTM"}, ["--collection", "Logistic,LSTM"]),
+        ({"collection": "explore.ipynb (Default)"}, ["--collection", "explore.ipynb (Default)"]),
+        ({"collection": "explore.ipynb"}, ["--collection", "explore.ipynb"]),
+        ({"status": "finished"}, ["--status", "finished"]),
+        ({"status": "FAILED"}, ["--status", "FAILED"]),
+        (
+            {"tag": "dataset=v2", "scenario": "churn"},
+            ["--tag", "dataset=v2", "--scenario", "churn"],
+        ),
+        ({"where": "metrics.f1 >= 0.7"}, ["--where", "metrics.f1 >= 0.7"]),
+        ({"order_by": "metrics.accuracy DESC"}, ["--order-by", "metrics.accuracy DESC"]),
+        (
+            {"where": "collection = 'explore.ipynb (Default)' OR params.learning_rate > 0.05"},
+            ["--where", "collection = 'explore.ipynb (Default)' OR params.learning_rate > 0.05"],
+        ),
+    ],
+)
+def test_each_filter_means_what_the_command_line_option_means(
+    client_for: ClientFor, db_path: Path, filled: dict[str, str], params: Any, options: list[str]
+) -> None:
+    """The same runs, in the same order, from the API's parameter and the command line's
+    option of the same name (both made into one expression by options_expression)."""
+    assert names_of(client_for(db_path), params) == cli_names(db_path, *options)
+
+
+def test_a_whole_name_holding_a_comma_names_one_collection(
+    client_for: ClientFor, db_path: Path, sdk_factory: Callable[..., MLTrackingSDK]
+) -> None:
+    """A value is a comma list, unless it is the whole name of a collection or scenario:
+    the page names any collection, commas and all."""
+    writer = sdk_factory(db_path=db_path, scenario="s, t")
+    for collection in ("a, b", "a", "b"):
+        writer.start_run(run_collection_name=collection, run_name=f"in {collection}")
+        writer.end_run()
+    client = client_for(db_path)
+    assert names_of(client, {"collection": "a, b"}) == ["in a, b"]
+    assert names_of(client, {"collection": "a,b"}) == ["in b", "in a"]  # no such name: a list
+    assert names_of(client, {"scenario": "s, t", "collection": "b"}) == ["in b"]
+    assert names_of(client, {"scenario": "s,t"}) == []
+
+
+def test_name_search_ignores_case_in_all_of_unicode_and_takes_wildcards_as_text(
+    client_for: ClientFor, db_path: Path, sdk_factory: Callable[..., MLTrackingSDK]
+) -> None:
+    writer = sdk_factory(db_path=db_path, scenario="s")
+    for name in ("Über-run", "ΣΊΣΥΦΟΣ", "a_b", "axb", "50% off", "50 percent", "[x]*?"):
+        writer.start_run(run_collection_name="c", run_name=name)
+        writer.end_run()
+    client = client_for(db_path)
+    assert names_of(client, {"q": "über"}) == ["Über-run"]
+    assert names_of(client, {"q": "σίσυφος"}) == ["ΣΊΣΥΦΟΣ"]
+    assert names_of(client, {"q": "a_b"}) == ["a_b"]
+    assert names_of(client, {"q": "_"}) == ["a_b"]
+    assert names_of(client, {"q": "0%"}) == ["50% off"]
+    assert names_of(client, {"q": "*?"}) == ["[x]*?"]
+    assert names_of(client, {"q": "[x]"}) == ["[x]*?"]
+    # Text holding a wildcard is matched outside SQL: its pages and total are the same.
+    page = client.get("/api/runs", params={"q": "_", "limit": 0}).json()
+    assert (page["total"], page["runs"]) == (1, [])
+    page = client.get("/api/runs", params={"q": "%", "offset": 1}).json()
+    assert (page["total"], page["runs"]) == (1, [])
+    both = client.get("/api/runs", params={"q": "5", "limit": 1, "offset": 1}).json()
+    assert both["total"] == 2 and [run["name"] for run in both["runs"]] == ["50% off"]
+
+
+def test_columns_are_those_of_the_options_before_where_and_q_narrow(
+    client_for: ClientFor, db_path: Path, sweep: list[str]
+) -> None:
+    client = client_for(db_path)
+    every = client.get("/api/runs", params={"collection": "grid, small"}).json()["columns"]
+    narrowed = client.get(
+        "/api/runs", params={"collection": "grid, small", "where": "params.depth IS NULL"}
+    ).json()
+    assert [run["name"] for run in narrowed["runs"]] == ["Run-4"]
+    assert narrowed["columns"] == every
+    assert every == {"parameters": ["depth", "lr"], "metrics": ["accuracy"], "tags": ["seed"]}
+
+
+@pytest.mark.parametrize(
+    ("params", "parameter", "position", "needle"),
+    [
+        ({"where": "metrics.accuracy >"}, "where", 19, "expected a value"),
+        ({"where": "params.lr = 1 and"}, "where", 18, "expected a key"),
+        ({"where": "accuracy > 0.9"}, "where", 1, "metrics.accuracy"),
+        ({"where": "status = 'DONE'"}, "where", 10, "expected a status"),
+        ({"where": "name = 'unclosed"}, "where", 8, "closing '"),
+        ({"where": "params.x = 1 " + "and params.x = 1 " * 5 + "or )"}, "where", 102, "')'"),
+        ({"where": "metrics.a > 1) "}, "where", 14, "closes no '('"),
+        ({"order_by": "metrics.x DSC"}, "order_by", 11, "ASC, DESC"),
+        ({"order_by": "accuracy"}, "order_by", 1, "expected a key"),
+    ],
+)
+def test_a_malformed_expression_or_order_is_400_with_its_position(
+    client_for: ClientFor,
+    db_path: Path,
+    filled: dict[str, str],
+    params: Any,
+    parameter: str,
+    position: int,
+    needle: str,
+) -> None:
+    response = client_for(db_path).get("/api/runs", params=params)
+    message = error_of(response, 400)
+    error = response.json()["error"]
+    assert (error["parameter"], error["position"]) == (parameter, position)
+    assert needle in message
+    assert f"position {position}" in message
+    assert message.splitlines()[-1].endswith("^")  # the expression with a caret under it
+
+
+def test_errors_name_the_order_by_item_and_refuse_mixing_orders(
+    client_for: ClientFor, db_path: Path, filled: dict[str, str]
+) -> None:
+    client = client_for(db_path)
+    response = client.get("/api/runs", params=[("order_by", "name"), ("order_by", "x DESC")])
+    assert "order_by item 2" in error_of(response, 400)
+    assert response.json()["error"] | {"message": ""} == {
+        "status": 400,
+        "message": "",
+        "parameter": "order_by",
+        "position": 1,
+        "item": 2,
+    }
+    mixed = client.get("/api/runs", params={"order_by": "name", "sort": "name"})
+    assert "not both" in error_of(mixed, 400)
+    many = client.get("/api/runs", params={"order_by": ", ".join(["name"] * 21)})
+    assert "at most 20" in error_of(many, 400)
+    status = client.get("/api/runs", params={"status": "DONE"})
+    assert response.status_code == 400
+    assert status.json()["error"]["parameter"] == "status"
 
 
 # ---------------------------------------------------------------- live reading

@@ -12,12 +12,14 @@ described in the answer's ``unreadable`` list. The answer is 200 all the same.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
 from .. import __version__
 from ..display import quoted
+from ..errors import InvalidFilterError
 from ..model import STATUSES, Run
 from ..sdk import (
     StoredRun,
@@ -30,8 +32,28 @@ from ..sdk import (
     run_from_record,
     shown_status,
 )
-from ..selectors import with_statuses
-from ..store import SCHEMA_VERSION, ReadOnlyStore, RunFilter, RunOrder, RunRecord
+from ..search_language import (
+    ATTRIBUTE,
+    MAX_ORDER_KEYS,
+    METRIC,
+    PARAM,
+    TAG,
+    And,
+    Comparison,
+    Expression,
+    Key,
+    OrderKey,
+    parse_order_by,
+)
+from ..selectors import options_expression, selector_values, with_statuses
+from ..store import (
+    SCHEMA_VERSION,
+    ReadOnlyStore,
+    RunFilter,
+    RunOrder,
+    RunRecord,
+    search_run_records,
+)
 
 Query = Mapping[str, Sequence[str]]
 
@@ -47,16 +69,18 @@ MAX_VALUE_CHARACTERS = 1000  # each value (each id of a comma-separated list)
 MAX_QUERY_CHARACTERS = 60_000  # the whole query, decoded: 1,000 run ids fit
 MAX_VALUES = {"tag": 100, "run": 1000, "metric": 1000}  # how often a parameter may be given
 MAX_VALUES_OTHERWISE = 100
-SPLIT_PARAMETERS = ("run", "status")  # each value may list several, separated by commas
+SPLIT_PARAMETERS = ("run", "status", "scenario", "collection")  # each value may be a comma list
 
 
 class ApiError(Exception):
-    """A request the API cannot answer: an HTTP status and a message that says what to fix."""
+    """A request the API cannot answer: an HTTP status and a message that says what to fix,
+    and ``details`` for the answer's error object besides (the parameter, a position)."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, **details: Any) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.details = details
 
 
 # ---------------------------------------------------------------- query parameters
@@ -189,72 +213,239 @@ RUNS_PARAMETERS = (
     "q",
     "status",
     "run",
+    "where",
+    "order_by",
     "sort",
     "dir",
     "limit",
     "offset",
 )
-SORT_PREFIXES = {"param": "parameter", "metric": "metric", "tag": "tag"}
-SORT_COLUMNS = ("name", "status", "start", "duration")
+SORT_PREFIXES = {"param": PARAM, "metric": METRIC, "tag": TAG}
+# The run list's own sort names, as attributes of the search language.
+SORT_COLUMNS = {"name": "name", "status": "status", "start": "start_time", "duration": "duration"}
+DEFAULT_SUFFIX = " (Default)"  # how lists show a default collection
 
 
 def runs(store: ReadOnlyStore, query: Query) -> dict[str, Any]:
-    """``/api/runs``: runs as summaries (``run_summary``), filtered by scenario, collection,
-    tag (KEY=VALUE), q (text in the name), status and run (ids); sorted by ``sort`` (name,
-    status, start, duration, param:NAME, metric:NAME or tag:NAME; newest first by default)
-    in ``dir`` (asc or desc); ``limit`` and ``offset`` page through them. Sorting and paging
-    happen in SQL, so a page of a 10,000-run collection costs only its own rows. ``columns``
-    lists the parameter, metric and tag names of all the selected runs."""
+    """``/api/runs``: runs as summaries (``run_summary``) selected as the command line's
+    options select them (``selectors.options_expression``): scenario, collection, run (ids)
+    and status, each a comma list; tag (KEY=VALUE, all must match); ``where``, an expression
+    of the search language; ``q``, text in the name in any case. Sorted by ``order_by``
+    (``KEY [ASC|DESC]``, repeatable) or by ``sort`` (name, status, start, duration,
+    param:NAME, metric:NAME or tag:NAME) in ``dir`` (asc or desc); newest first by default.
+    ``limit`` and ``offset`` page through them. Selecting, sorting and paging happen in one
+    SQL query (``search_run_records``), so a page of a 10,000-run collection costs only its
+    own rows. ``columns`` lists the parameter, metric and tag names of the runs the options
+    select, before ``where`` and ``q`` narrow them."""
     _check_known(query, RUNS_PARAMETERS, "/api/runs")
-    selection = RunFilter(
-        # Names may hold commas: scenario and collection are repeated, never split.
-        scenarios=tuple(query["scenario"]) if "scenario" in query else None,
-        collections=tuple(query["collection"]) if "collection" in query else None,
-        tags=_tag_pairs(query),
-        name_contains=_single(query, "q") or None,
-        runs=_several(query, "run"),
-    )
-    selection = with_statuses(store, selection, _several(query, "status"))
+    options = _selection_options(store, query)
+    try:
+        expression = options_expression(**options, where=_single(query, "where"))
+    except InvalidFilterError as error:
+        raise _language_error(error, "where") from None
+    order = _run_order(query)
     offset = _count(query, "offset", 0, MAX_OFFSET) or 0
-    page = store.list_runs(
-        selection,
-        _order(_single(query, "sort"), _single(query, "dir")),
-        limit=_count(query, "limit", None, MAX_LIMIT),
-        offset=offset,
-    )
+    limit = _count(query, "limit", None, MAX_LIMIT)
+    total, records = _search(store, expression, _single(query, "q") or None, order, limit, offset)
+    columns = store.list_runs(_columns_selection(store, options), RunOrder(), limit=0)
     return {
-        "total": page.total,
+        "total": total,
         "offset": offset,
-        "runs": [run_summary(stored) for stored in read_records(page.records)],
+        "runs": [run_summary(stored) for stored in read_records(records)],
         "columns": {
-            "parameters": readable_names(page.parameters),
-            "metrics": readable_names(page.metrics),
-            "tags": readable_names(page.tags),
+            "parameters": readable_names(columns.parameters),
+            "metrics": readable_names(columns.metrics),
+            "tags": readable_names(columns.tags),
         },
     }
+
+
+def _selection_options(store: ReadOnlyStore, query: Query) -> dict[str, Any]:
+    """The options of ``options_expression`` from the query, checked."""
+    statuses = _several(query, "status")
+    if statuses is not None:
+        statuses = tuple(status.strip().upper() for status in statuses)
+        for status in statuses:
+            if status not in STATUSES:
+                raise ApiError(
+                    400,
+                    f"status {quoted(status)} is not one of {', '.join(STATUSES)}",
+                    parameter="status",
+                )
+    return {
+        "scenarios": _names(store, query, "scenario"),
+        "collections": _names(store, query, "collection"),
+        "runs": _several(query, "run"),
+        "statuses": statuses,
+        "tags": _tag_pairs(query),
+    }
+
+
+def _names(store: ReadOnlyStore, query: Query, parameter: str) -> tuple[str, ...] | None:
+    """Scenario or collection names, each value a comma list as the command line reads it,
+    but for a value that holds a comma and is a whole name (or, for a collection, its shown
+    name "X (Default)"): the page names any collection, commas and all."""
+    values = query.get(parameter)
+    if not values:
+        return None
+    whole: set[str] | None = None
+    names: list[str] = []
+    for value in values:
+        if "," in value:
+            whole = _stored_names(store, parameter) if whole is None else whole
+            if value in whole:
+                names.append(value)
+                continue
+        names.extend(selector_values(parameter, value) or ())
+    return tuple(names)
+
+
+def _stored_names(store: ReadOnlyStore, parameter: str) -> set[str]:
+    names: set[str] = set()
+    for item in store.collections():
+        if parameter == "scenario":
+            names.add(item["scenario"])
+        else:
+            names.add(item["collection"])
+            if item["is_default"] and isinstance(item["collection"], str):
+                names.add(item["collection"] + DEFAULT_SUFFIX)
+    return {name for name in names if isinstance(name, str)}
+
+
+def _columns_selection(store: ReadOnlyStore, options: dict[str, Any]) -> RunFilter:
+    """The runs the options select, as the store's selectors (for the column names only: a
+    shown name "X (Default)" takes X's runs, default or not)."""
+    collections = options["collections"]
+    if collections is not None:
+        collections = tuple(
+            dict.fromkeys(
+                n for name in collections for n in (name, name.removesuffix(DEFAULT_SUFFIX))
+            )
+        )
+    selection = RunFilter(
+        scenarios=options["scenarios"],
+        collections=collections,
+        runs=options["runs"],
+        tags=options["tags"],
+    )
+    return with_statuses(store, selection, options["statuses"])
+
+
+def _search(
+    store: ReadOnlyStore,
+    expression: Expression | None,
+    text: str | None,
+    order: list[OrderKey],
+    limit: int | None,
+    offset: int,
+) -> tuple[int, list[RunRecord]]:
+    """How many runs match, and the page of them. ``text`` is searched in names as ILIKE
+    does (casefolded: any case in all of Unicode). A LIKE pattern has no escape for its
+    wildcards % and _, so text holding them is matched in SQL with them as wildcards (a
+    wider match) and then exactly, here."""
+    if text is not None:
+        expression = _and(expression, Comparison(Key(ATTRIBUTE, "name"), "ILIKE", (f"%{text}%",)))
+        if "%" in text or "_" in text:
+            _, wider = search_run_records(store, expression, order)
+            folded = text.casefold()
+            chosen = [
+                record
+                for record in wider
+                if isinstance(record.row["name"], str) and folded in record.row["name"].casefold()
+            ]
+            return len(chosen), chosen[offset : None if limit is None else offset + limit]
+    if limit == 0:  # the search's pages hold 1 run or more: one is read, for the count
+        total, _ = search_run_records(store, expression, order, 1, offset)
+        return total, []
+    return search_run_records(store, expression, order, limit, offset)
+
+
+def _and(expression: Expression | None, condition: Comparison) -> Expression:
+    if expression is None:
+        return condition
+    if isinstance(expression, And):
+        return And((*expression.operands, condition))
+    return And((expression, condition))
+
+
+def _run_order(query: Query) -> list[OrderKey]:
+    """The order of the run list: ``order_by``'s keys, or ``sort`` and ``dir`` as keys."""
+    sort, direction = _single(query, "sort"), _single(query, "dir")
+    if direction not in (None, "asc", "desc"):
+        raise ApiError(400, f"dir must be asc or desc, got {direction!r}", parameter="dir")
+    items = query.get("order_by", ())
+    if items:
+        if sort is not None or direction is not None:
+            raise ApiError(
+                400,
+                "give order_by, or sort and dir, not both: order_by=metrics.accuracy DESC "
+                "says the direction itself",
+                parameter="order_by",
+            )
+        try:
+            keys = list(parse_order_by(list(items)))
+        except InvalidFilterError as error:
+            raise _language_error(error, "order_by") from None
+        if len(keys) > MAX_ORDER_KEYS:
+            raise ApiError(
+                400,
+                f"order_by has {len(keys)} keys; an order has at most {MAX_ORDER_KEYS}",
+                parameter="order_by",
+            )
+        return keys
+    if sort is None:
+        return [OrderKey(Key(ATTRIBUTE, "start_time"), direction != "asc")]
+    descending = direction == "desc"
+    if sort in SORT_COLUMNS:
+        return [OrderKey(Key(ATTRIBUTE, SORT_COLUMNS[sort]), descending)]
+    prefix, sep, name = sort.partition(":")
+    if sep and name and prefix in SORT_PREFIXES:
+        return [OrderKey(Key(SORT_PREFIXES[prefix], name), descending)]
+    raise ApiError(
+        400,
+        f"cannot sort by {quoted(sort)}; sort by {', '.join(SORT_COLUMNS)}, param:NAME, "
+        "metric:NAME or tag:NAME, or give order_by=KEY [ASC|DESC] with any key of the "
+        "search language",
+        parameter="sort",
+    )
+
+
+def _language_error(error: InvalidFilterError, parameter: str) -> ApiError:
+    """A malformed expression or order as a 400: the message with its caret, and the
+    1-based position in the parameter's value (and which order_by value, of several)."""
+    message = str(error)
+    details: dict[str, Any] = {"parameter": parameter}
+    position = _error_position(message)
+    if position is not None:
+        details["position"] = position
+    item = re.match(r"in order_by item (\d+):", message)
+    if item is not None:
+        details["item"] = int(item.group(1))
+    if parameter == "where":
+        message = f"in where: {message}"
+    return ApiError(400, message, **details)
+
+
+def _error_position(message: str) -> int | None:
+    """The 1-based position an ``InvalidFilterError`` names. Its last two lines are the
+    expression (a window of it, after "..." when it starts further on) and a caret under
+    the position: with no "...", the caret's column is the offset; after "...", the
+    message's own "at position N" (its first past the window's start) says it."""
+    lines = message.split("\n")
+    if len(lines) < 3 or not lines[-1].endswith("^"):
+        return None
+    column = len(lines[-1]) - len("  ^")
+    if not lines[-2].startswith("  ..."):
+        return column + 1
+    head = "\n".join(lines[:-2])
+    found = [int(number) for number in re.findall(r"at position (\d+)", head)]
+    later = [number for number in found if number > column - len("...")]
+    return later[0] if later else None
 
 
 def readable_names(names: Sequence[object]) -> list[str]:
     """The names of columns that can be read (a run's own entry names it if one cannot)."""
     return [name for name in names if isinstance(name, str) and name_problem(name) is None]
-
-
-def _order(sort: str | None, direction: str | None) -> RunOrder:
-    if direction not in (None, "asc", "desc"):
-        raise ApiError(400, f"dir must be asc or desc, got {direction!r}")
-    if sort is None:
-        return RunOrder("start", None, direction != "asc")
-    descending = direction == "desc"
-    if sort in SORT_COLUMNS:
-        return RunOrder(sort, None, descending)
-    prefix, sep, name = sort.partition(":")
-    if sep and name and prefix in SORT_PREFIXES:
-        return RunOrder(SORT_PREFIXES[prefix], name, descending)
-    raise ApiError(
-        400,
-        f"cannot sort by {sort!r}; sort by {', '.join(SORT_COLUMNS)}, param:NAME, "
-        "metric:NAME or tag:NAME",
-    )
 
 
 def run(store: ReadOnlyStore, run_id: str, query: Query) -> dict[str, Any]:

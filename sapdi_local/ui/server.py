@@ -148,7 +148,7 @@ class Explorer:
                 known = ", ".join([*api.ENDPOINTS, "/api/runs/<id>"])
                 raise api.ApiError(404, f"no API endpoint {path}; the API has: {known}")
         except api.ApiError as error:
-            return _error(start_response, error.status, error.message)
+            return _error(start_response, error.status, error.message, error.details)
         except StorageError as error:
             # A missing, foreign, damaged or newer-schema file: the page says what to do.
             return _error(start_response, 503, str(error))
@@ -194,8 +194,16 @@ _REASONS = {
 }
 
 
-def _error(start_response: StartResponse, status: int, message: str) -> list[bytes]:
-    body = json.dumps({"error": {"status": status, "message": message}}).encode()
+def _error(
+    start_response: StartResponse,
+    status: int,
+    message: str,
+    details: dict[str, Any] | None = None,
+) -> list[bytes]:
+    """A JSON error: its status and message, and details such as the parameter at fault
+    and the position in it."""
+    error = {"status": status, "message": message, **(details or {})}
+    body = json.dumps({"error": error}).encode()
     headers = [
         ("Content-Type", "application/json; charset=utf-8"),
         ("Content-Length", str(len(body))),
