@@ -24,19 +24,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from benchmarks.common import Figure, alternate, have_module, median
+from sapdi_local.ui.headless import CHROMIUM_ARGS, chromium_path
 
 RESULTS = Path(__file__).parent / "results"
 TARGET_MS = 1000.0
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def database(runs: int) -> Path:
@@ -148,7 +139,7 @@ def run(quick: bool) -> list[Figure]:
                 repeats,
             ),
         ]
-        if have_module("playwright") and Path(CHROMIUM).exists():
+        if have_module("playwright") and chromium_path().exists():
             figures.append(page_figure(base, count, repeats))
         return figures
     finally:
@@ -189,7 +180,9 @@ def page_figure(base: str, count: int, repeats: int) -> Figure:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(
+            executable_path=str(chromium_path()), args=list(CHROMIUM_ARGS)
+        )
         page = browser.new_page()
 
         def ours() -> float:

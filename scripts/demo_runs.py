@@ -5,8 +5,8 @@
 
 Two scenarios, four collections (one of them a notebook's default collection), runs with
 learning-rate and depth parameters, loss and accuracy curves of 60-200 steps, tags, a
-``percentage`` label on accuracy, and one run left RUNNING by a live process. The numbers come
-from a seeded generator, so every call writes the same values.
+``percentage`` label on accuracy and a final ``f1`` score; every run ends FINISHED. The numbers
+come from a seeded generator, so every call writes the same values.
 """
 
 from __future__ import annotations

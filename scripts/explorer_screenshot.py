@@ -3,9 +3,9 @@
     python scripts/explorer_screenshot.py [OUTPUT.png]     (default: docs/explorer.png)
 
 Writes the demo runs (scripts/demo_runs.py) into a temporary database, starts the real
-server on a free loopback port, opens the page in headless Chromium (Debian's chromium,
-driven by Playwright), picks a collection, ticks three runs and saves the page with their
-charts. Needs the test extra: pip install -e '.[test]'.
+server on a free loopback port, opens the page in headless Chromium ($SAPDI_CHROMIUM, else
+chromium on PATH, driven by Playwright), picks a collection, ticks three runs and saves the page
+with their charts. Needs the test extra: pip install -e '.[test]'.
 """
 
 from __future__ import annotations
@@ -20,20 +20,11 @@ from playwright.sync_api import sync_playwright
 sys.path.insert(0, str(Path(__file__).parent))
 from demo_runs import write_demo_runs  # noqa: E402  (the script beside this one)
 
+from sapdi_local.ui.headless import CHROMIUM_ARGS, chromium_path  # noqa: E402
 from sapdi_local.ui.server import make_explorer_server  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUTPUT = ROOT / "docs" / "explorer.png"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def take_screenshot(output: Path) -> None:
@@ -44,7 +35,9 @@ def take_screenshot(output: Path) -> None:
         threading.Thread(target=server.serve_forever, daemon=True).start()
         try:
             with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                browser = playwright.chromium.launch(
+                    executable_path=str(chromium_path()), args=list(CHROMIUM_ARGS)
+                )
                 page = browser.new_page(viewport={"width": 1440, "height": 960})
                 page.goto(f"http://127.0.0.1:{server.server_port}/")
                 page.locator(
