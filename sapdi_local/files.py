@@ -44,6 +44,11 @@ def refuse_existing(target: Path, *, replace: bool) -> None:
         raise StorageError(
             f"{target} already exists; choose another name, or pass --replace to replace it"
         )
+    if replace and not target.is_symlink() and target.exists() and not target.is_file():
+        raise StorageError(
+            f"{target} is not a regular file (a folder, a device or a pipe); --replace only "
+            "replaces files: choose a file name"
+        )
 
 
 def publish(temporary: Path, target: Path, *, mode: int, replace: bool) -> None:
@@ -58,8 +63,11 @@ def publish(temporary: Path, target: Path, *, mode: int, replace: bool) -> None:
         finally:
             os.close(descriptor)
         if replace:
-            if target.is_dir() and not target.is_symlink():
-                raise StorageError(f"{target} is a folder; choose a file name")
+            if not target.is_symlink() and target.exists() and not target.is_file():
+                raise StorageError(
+                    f"{target} is not a regular file (a folder, a device or a pipe); "
+                    "--replace only replaces files: choose a file name"
+                )
             os.replace(temporary, target)
         else:
             _link_new(temporary, target)

@@ -725,3 +725,104 @@ def test_the_explorer_says_it_reads_a_snapshot_of_a_file_on_a_read_only_mount(
     ) as client:
         assert client.get("/api/database").json()["snapshot_note"] is None
     clean.close()
+
+
+# ---------------------------------------------------------------- found by trying to break it
+
+
+def foreign_wal_file(path: Path) -> None:
+    """Another application's WAL database whose last write is still in its -wal file."""
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("PRAGMA journal_mode=WAL")
+    writer.execute("PRAGMA wal_autocheckpoint=0")
+    writer.execute("CREATE TABLE notes (body TEXT)")
+    writer.execute("INSERT INTO notes VALUES ('precious')")
+    kept = {end: Path(f"{path}{end}").read_bytes() for end in ("", "-wal", "-shm")}
+    writer.close()  # checkpoints and removes -wal: put the open state back
+    for end, data in kept.items():
+        Path(f"{path}{end}").write_bytes(data)
+
+
+@pytest.mark.parametrize("args", [["submit", "a=1"], ["gc"], ["runs"]])
+def test_a_foreign_wal_file_is_refused_without_checkpointing_its_log(
+    tmp_path: Path, args: list[str]
+) -> None:
+    db = tmp_path / "theirs.db"
+    foreign_wal_file(db)
+    before = {end: digest(Path(f"{db}{end}")) for end in ("", "-wal")}
+    result = invoke(*args, "--db", str(db))
+    assert result.exit_code == 2 and "not a sapdi-local database" in result.output
+    assert {end: digest(Path(f"{db}{end}")) for end in ("", "-wal")} == before
+
+
+def test_text_that_is_not_utf8_is_read_and_shown_and_kept_out_of_a_merge(
+    tmp_path: Path,
+) -> None:
+    other = tmp_path / "theirs.db"
+    ids = make_runs(other, 3)
+    connection = sqlite3.connect(other)
+    connection.execute("UPDATE runs SET name = CAST(x'66ff6f' AS TEXT) WHERE id = ?", (ids[1],))
+    connection.commit()
+    connection.close()
+    listed = invoke("runs", "--json", "--db", str(other))
+    assert listed.exit_code == 0, listed.output
+    assert "f\ufffdo" in [run["name"] for run in json.loads(listed.stdout)]
+    target = tmp_path / "mine.db"
+    make_runs(target, 1, scenario="mine")
+    merged = invoke("merge", str(other), "--db", str(target), "--json")
+    assert merged.exit_code == 0, merged.output
+    report = json.loads(merged.stdout)
+    assert sorted(report["added"]) == sorted([ids[0], ids[2]])
+    assert [item["run"] for item in report["skipped"]] == [ids[1]]
+    assert "surrogate" in report["skipped"][0]["reason"]
+
+
+def test_a_marked_file_missing_a_column_or_holding_a_trigger_is_refused_cleanly(
+    tmp_path: Path,
+) -> None:
+    for damage in (
+        "ALTER TABLE runs DROP COLUMN host",
+        "CREATE TRIGGER t AFTER DELETE ON runs BEGIN UPDATE metrics SET value = 666; END",
+    ):
+        db = tmp_path / f"{len(damage)}.db"
+        make_runs(db)
+        connection = sqlite3.connect(db)
+        connection.execute(damage)
+        connection.commit()
+        connection.close()
+        before = digest(db)
+        for args in (
+            ["runs"],
+            ["export", str(tmp_path / "out.db"), "--run", "run-0"],
+            ["submit", "a=1"],
+        ):
+            result = invoke(*args, "--db", str(db))
+            assert result.exit_code == 2, (damage, args, result.output)
+            assert "changed by another tool" in result.output
+            assert "Traceback" not in result.output
+        assert digest(db) == before
+
+
+def test_export_replace_and_writers_refuse_what_is_not_a_regular_file(tmp_path: Path) -> None:
+    db = tmp_path / "t.db"
+    make_runs(db)
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    replaced = invoke("export", str(pipe), "--replace", "--db", str(db))
+    assert replaced.exit_code == 2 and "not a regular file" in replaced.output
+    assert pipe.is_fifo()
+    written = invoke("submit", "a=1", "--db", str(pipe))
+    assert written.exit_code == 2 and "not a regular file" in written.output
+    assert not Path(f"{pipe}.lock").exists()
+
+
+def test_a_write_on_a_read_only_mount_says_the_mount_is_read_only(
+    read_only_mount: tuple[Path, Path],
+) -> None:
+    source, mount = read_only_mount
+    make_runs(source / "tracking.db")
+    for args in (["submit", "a=1"], ["gc"]):
+        result = invoke(*args, "--db", str(mount / "tracking.db"))
+        assert result.exit_code == 2
+        assert "mounted read-only" in result.output, result.output
+        assert "chmod" not in result.output

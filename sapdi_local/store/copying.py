@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..errors import StorageError, TrackingError
 from ..files import publish, refuse_existing, temporary_beside
 from ..run_rules import check_run_content
+from .database import escaped_text
 from .imported import ImportedRun, import_runs
 from .schema import _RUN_COLUMNS, RUN_CHILD_TABLES
 
@@ -140,7 +142,7 @@ def _same_file(first: Path, second: Path) -> bool:
 def read_checked_runs(other: ReadOnlyStore) -> tuple[list[ImportedRun], list[dict[str, str]]]:
     """Every run of ``other`` with all its rows, read in one snapshot, and the runs that
     break a rule (``{"run": id, "reason": ...}``), left out whole."""
-    with other._reading() as connection:
+    with other._reading() as connection, _text_read_as(connection, escaped_text):
         rows = connection.execute(f"SELECT key, {_RUN_COLUMNS} FROM runs ORDER BY key")
         columns = [description[0] for description in rows.description][1:]
         by_key = {row[0]: dict(zip(columns, row[1:], strict=True)) for row in rows.fetchall()}
@@ -174,6 +176,18 @@ def read_checked_runs(other: ReadOnlyStore) -> tuple[list[ImportedRun], list[dic
         else:
             runs.append(run)
     return runs, skipped
+
+
+@contextmanager
+def _text_read_as(
+    connection: sqlite3.Connection, factory: Callable[[bytes], str]
+) -> Iterator[None]:
+    previous = connection.text_factory
+    connection.text_factory = factory
+    try:
+        yield
+    finally:
+        connection.text_factory = previous
 
 
 def shown_id(value: object) -> str:

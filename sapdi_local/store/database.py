@@ -27,7 +27,7 @@ from ..errors import (
     TrackingError,
 )
 from ..paths import lock_path_for
-from .places import network_write_refusal, read_only_reason
+from .places import network_write_refusal, on_read_only_filesystem, read_only_reason
 from .schema import (
     OLDEST_READABLE_VERSION,
     SCHEMA_VERSION,
@@ -98,6 +98,16 @@ class Database:
         self._write_refusal = None
         self.snapshot_note = None
         refusal = network_write_refusal(self.path)
+        if self.path.exists() and not self.path.is_file():
+            raise StorageError(
+                f"{self.path} is not a regular file (a folder, a device or a pipe); choose a "
+                "database file with SAPDI_LOCAL_DB, --db or db_path="
+            )
+        if self.path.is_file() and self.path.stat().st_size > 0:
+            # Checked over a read-only connection first: opened for writing, SQLite would
+            # checkpoint another application's write-ahead log or roll back its hot journal
+            # before we could see whose file it is.
+            _check_ours_without_writing(self.path)
         if self.path.is_file():
             reason = read_only_reason(self.path)
             if refusal is None and reason is not None:
@@ -210,14 +220,7 @@ class Database:
         A ``batch`` is marked committed the moment it is, so that an interruption after
         the commit never has it written twice."""
         with self._thread_lock:
-            connection = self.connection()
-            if self._write_refusal is not None:
-                self.close()  # the place may have become writable since it was opened
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", SnapshotWarning)  # said once, at first open
-                    connection = self.connection()
-                if self._write_refusal is not None:
-                    raise StorageError(f"cannot write to {self.path}: {self._write_refusal}")
+            connection = self.writable_connection()
             with self._locked():
                 try:
                     self._bound_busy_wait(connection, self._lock_started)
@@ -239,6 +242,19 @@ class Database:
                     if connection.in_transaction:
                         connection.execute("ROLLBACK")
                     raise
+
+    def writable_connection(self) -> sqlite3.Connection:
+        """The connection, once this process may write the file; else the reason it may
+        not, as a StorageError, before any lock is taken."""
+        connection = self.connection()
+        if self._write_refusal is not None:
+            self.close()  # the place may have become writable since it was opened
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", SnapshotWarning)  # said once, at first open
+                connection = self.connection()
+            if self._write_refusal is not None:
+                raise StorageError(f"cannot write to {self.path}: {self._write_refusal}")
+        return connection
 
     def _bound_busy_wait(self, connection: sqlite3.Connection, since: float) -> None:
         """Let SQLite wait for its own write lock (held by a process that ignores our lock
@@ -289,6 +305,15 @@ class Database:
         return StorageError(f"cannot {action} {self.path}: {text}; {advice}")
 
     def _read_only_advice(self) -> str:
+        if on_read_only_filesystem(self.path):
+            return (
+                f"{self.path.parent} is on a filesystem mounted read-only; write to a "
+                "database elsewhere (SAPDI_LOCAL_DB or db_path=) and merge it later, or "
+                "remount it writable"
+            )
+        return self._file_mode_advice()
+
+    def _file_mode_advice(self) -> str:
         # SQLite writes through the file and its -wal and -shm files beside it; those two are
         # made with the database file's mode, so a read-only database leaves them read-only too.
         beside = [self.path.with_name(self.path.name + end) for end in ("-wal", "-shm")]
@@ -333,6 +358,17 @@ def _is_read_only(error: sqlite3.Error) -> bool:
 def _chunks(items: list[Any]) -> Iterator[list[Any]]:
     for start in range(0, len(items), _IN_CHUNK):
         yield items[start : start + _IN_CHUNK]
+
+
+def lenient_text(data: bytes) -> str:
+    """Stored text as readers show it: bytes that are not UTF-8 become U+FFFD."""
+    return data.decode("utf-8", "replace")
+
+
+def escaped_text(data: bytes) -> str:
+    """Stored text with bytes that are not UTF-8 kept as lone surrogates, which the rules
+    refuse (they have no UTF-8 form): how a merge sees text it must not let in."""
+    return data.decode("utf-8", "surrogateescape")
 
 
 def _connect(target: str, *, uri: bool = False) -> sqlite3.Connection:
@@ -409,6 +445,26 @@ def open_read_only(path: Path) -> tuple[sqlite3.Connection, int, str | None]:
     return connection, version, note
 
 
+def _check_ours_without_writing(path: Path) -> None:
+    """Raise unless the file at ``path`` can be read as one of ours without changing it."""
+    connection: sqlite3.Connection | None = None
+    try:
+        connection = _connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)
+        _schema_version(connection, path)
+    except sqlite3.OperationalError as error:
+        if getattr(error, "sqlite_errorname", "") in _NO_SHARED_INDEX:
+            return  # a read-only place: the caller reads it as a snapshot
+        raise StorageError(
+            f"cannot check that {path} is a sapdi-local database without changing it ({error}): "
+            "another program may be writing it, or crashed while writing it; nothing in it "
+            "was changed: let that program finish, or choose another file"
+        ) from error
+    except sqlite3.DatabaseError as error:
+        raise _read_error(path, error) from error
+    finally:
+        _close_quietly(connection)
+
+
 def _readable_version(connection: sqlite3.Connection, path: Path) -> int:
     version = _schema_version(connection, path)
     if version == 0:
@@ -432,6 +488,17 @@ def _read_error(path: Path, error: sqlite3.Error) -> StorageError:
         advice = "the file is damaged or not a database; ask for a new copy"
     elif "unable to open" in text:
         advice = "check that the file exists and that you may read it"
+    elif "locked" in text:
+        advice = (
+            "another program holds a lock on it (a writer in rollback-journal mode, or one "
+            "that crashed while writing); try again once it is done"
+        )
+    elif _is_read_only(error):
+        advice = (
+            "it needs recovery from a crash (a journal beside it), which only a process that "
+            "may write the file can do; open it once where it may be written, or ask for a "
+            "new copy"
+        )
     else:
         advice = "check that the file is a complete sapdi-local database you may read"
     return StorageError(f"cannot read {path}: {text}; {advice}")

@@ -110,6 +110,14 @@ def read_only_reason(path: Path) -> str | None:
     return f"{', '.join(blocked)} cannot be written by this process"
 
 
+def on_read_only_filesystem(path: Path) -> bool:
+    """True when ``path``'s folder is on a filesystem mounted read-only."""
+    try:
+        return bool(os.statvfs(_existing_ancestor(path)).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
 def _existing_ancestor(path: Path) -> str:
     for candidate in (path, *path.parents):
         if candidate.exists():

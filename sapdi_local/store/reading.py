@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import StorageError
 from .copying import _export_copy
-from .database import FILE_MODE, open_read_only
+from .database import FILE_MODE, lenient_text, open_read_only
 from .queries import RunQueries
 from .selection import (
     _ORDER_EXPRESSIONS,
@@ -47,6 +47,9 @@ class ReadOnlyStore(RunQueries):
         if not self.path.is_file():
             raise StorageError(f"{self.path} is not a file; choose a database file with --db PATH")
         connection, _, self.snapshot_note = open_read_only(self.path)
+        # Text that is not UTF-8 (a file edited by another tool) would stop every read of
+        # the row holding it: readers show it with U+FFFD in its place instead.
+        connection.text_factory = lenient_text
         return connection
 
     # ---- summaries

@@ -210,13 +210,17 @@ def _schema_version(connection: sqlite3.Connection, path: Path) -> int:
     if began:
         connection.execute("BEGIN")
     try:
-        version, application_id, objects = connection.execute(
+        version, application_id, objects, columns = connection.execute(
             "SELECT (SELECT user_version FROM pragma_user_version), "
             "(SELECT application_id FROM pragma_application_id), "
             "(SELECT json_group_object(name, type) FROM sqlite_master "
-            " WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%')"
+            " WHERE type IN ('table', 'view', 'trigger') AND name NOT LIKE 'sqlite_%'), "
+            "(SELECT json_group_array(m.name || '.' || c.name) "
+            " FROM sqlite_master AS m, pragma_table_info(m.name) AS c "
+            " WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%')"
         ).fetchone()
         kinds: dict[str, str] = json.loads(objects)
+        present_columns = set(json.loads(columns))
         records: list[tuple[str, str]] = []
         if kinds.get("_sqlite_migrations") == "table":
             records = connection.execute(
@@ -234,7 +238,7 @@ def _schema_version(connection: sqlite3.Connection, path: Path) -> int:
                 f"this one reads up to version {SCHEMA_VERSION}: upgrade sapdi-local "
                 "(pip install -U sapdi-local)"
             )
-        _require_tables(path, kinds, version)
+        _require_tables(path, kinds, present_columns, version)
         return version
     if application_id == 0 and version == 0 and not set(kinds) - {"_sqlite_migrations"}:
         if len(ours) == len(records):
@@ -244,7 +248,7 @@ def _schema_version(connection: sqlite3.Connection, path: Path) -> int:
         and 0 < version <= SCHEMA_VERSION
         and records == [(MIGRATION_SET, name) for name, _ in MIGRATIONS[:version]]
     ):
-        _require_tables(path, kinds, version)
+        _require_tables(path, kinds, present_columns, version)
         return version  # written by a release before the application_id mark
     found = _describe(application_id, version, kinds)
     raise StorageError(
@@ -266,9 +270,12 @@ def _describe(application_id: int, version: int, kinds: dict[str, str]) -> str:
     return "; ".join(parts) or "unmarked"
 
 
-def _require_tables(path: Path, kinds: dict[str, str], version: int) -> None:
-    """The tables a file at ``version`` must hold, as tables (never views): a file marked as
-    ours without them is damaged, and reading it could run anything a view holds."""
+def _require_tables(
+    path: Path, kinds: dict[str, str], columns: set[str], version: int
+) -> None:
+    """The tables a file at ``version`` must hold, as tables (never views) with every column
+    we read, and no triggers: a file marked as ours that differs was damaged or changed by
+    another tool, and reading or writing it could run anything it holds."""
     needed = [name for name, since in _TABLES_SINCE.items() if since <= version]
     missing = [name for name in needed if kinds.get(name) != "table"]
     if missing:
@@ -277,3 +284,39 @@ def _require_tables(path: Path, kinds: dict[str, str], version: int) -> None:
             f"{', '.join(missing)}; the file is damaged: move it away and start a new one, or "
             "restore it from a copy"
         )
+    lacking = [
+        f"{table}.{column}"
+        for table in needed
+        for column in _COLUMNS.get(table, ())
+        if f"{table}.{column}" not in columns
+    ]
+    if lacking:
+        raise StorageError(
+            f"{path} is marked as a sapdi-local database but lacks the columns "
+            f"{', '.join(lacking[:8])}; the file was changed by another tool: restore it from "
+            "a copy, or ask for a new export"
+        )
+    triggers = sorted(name for name, kind in kinds.items() if kind == "trigger")
+    if triggers:
+        raise StorageError(
+            f"{path} is marked as a sapdi-local database but holds triggers "
+            f"({', '.join(triggers[:8])}), which sapdi-local never writes: the file was changed "
+            "by another tool and is not opened; drop them with sqlite3 if you made them, or ask "
+            "for a new export"
+        )
+
+
+_METRIC_COLUMNS = ("run_key", "name", "seq", "step", "timestamp", "value")
+_PAIR_COLUMNS = ("run_key", "name", "value")
+# The columns each table must have for our queries to read it.
+_COLUMNS: dict[str, tuple[str, ...]] = {
+    "runs": ("key", *(column.strip() for column in _RUN_COLUMNS.split(","))),
+    "parameters": _PAIR_COLUMNS,
+    "tags": _PAIR_COLUMNS,
+    "labels": _PAIR_COLUMNS,
+    "metrics": _METRIC_COLUMNS,
+    "latest_metrics": _METRIC_COLUMNS,
+    "pushed_runs": ("target", "run_key", "remote_id", "content_hash", "in_flight", "pushed_at"),
+    "pushed_metrics": ("target", "run_key", "name", "seq", "count"),
+    "_sqlite_migrations": ("id", "migration_set", "name", "applied_at"),
+}

@@ -171,7 +171,7 @@ class Store(RunQueries, PushRecords):
         bytes before and after."""
         before = self.file_size()
         with self._thread_lock:
-            connection = self.connection()
+            connection = self.writable_connection()
             with self._locked():
                 try:
                     connection.execute("VACUUM")  # cannot run inside a transaction
