@@ -5,10 +5,13 @@ import { unique } from './format.js';
 
 // ---------------------------------------------------------------- the API
 
+/* An answer that is not 200: its message and status, and the rest of the API's error
+ * object (details.parameter, details.position for a malformed expression). */
 class ApiError extends Error {
-  constructor(message, status) {
+  constructor(message, status, details) {
     super(message);
     this.status = status;
+    this.details = details || {};
   }
 }
 
@@ -41,7 +44,7 @@ export async function apiRaw(path, params) {
       body && body.error && typeof body.error.message === 'string'
         ? body.error.message
         : `${path} answered HTTP ${response.status}`;
-    throw new ApiError(message, response.status);
+    throw new ApiError(message, response.status, body && body.error);
   }
   if (body === null) throw new ApiError(`${path} did not answer JSON`, response.status);
   return { body, text };
@@ -51,7 +54,8 @@ export async function api(path, params) {
   return (await apiRaw(path, params)).body;
 }
 
-/* The query of one collection: the API matches scenario= and collection= exactly. */
+/* The query of one collection. scenario= and collection= are comma lists, as on the
+ * command line, but a value that is a whole name (commas and all) names that one. */
 export function scopeQuery(scenario, collection) {
   const params = [];
   if (scenario) params.push(['scenario', scenario]);

@@ -9,6 +9,7 @@
 
 import { h, $ } from './dom.js';
 import { collator, unique, plotlyDate, asNumber, labelFormat, runName } from './format.js';
+import { smoothed } from './chart-options.js';
 
 export const PALETTE = [
   '#2563eb', '#e11d48', '#059669', '#d97706', '#7c3aed',
@@ -78,8 +79,14 @@ function applyFormat(axis, format) {
   axis.hoverformat = format.hover;
 }
 
-/* A metric over steps (or time, when a value has no step): one line per run. */
-export function lineFigure(runs, histories, metric, colorOf, uirevision) {
+/*
+ * A metric over steps (or time, when a value has no step): one line per run. `options`
+ * (chart-options.js) may ask for a log-scale y axis and smoothing: each run's line is then
+ * its moving average, over its raw values drawn faint (a trace of its own, with no legend
+ * entry, hidden with the run from the legend).
+ */
+export function lineFigure(runs, histories, metric, colorOf, uirevision, options) {
+  const { log = false, smooth = 0 } = options || {};
   const series = runs
     .map((run) => ({ run, history: histories[run.id] && histories[run.id][metric] }))
     .filter((item) => item.history && item.history.value.length > 0);
@@ -89,23 +96,34 @@ export function lineFigure(runs, histories, metric, colorOf, uirevision) {
   if (series.length > 0 && series.every((item) => item.history.value.length === 1)) {
     // One value per run (a final score): a bar per run reads better than lone points.
     const bars = series.map((item) => ({ run: item.run, value: item.history.value[0] }));
-    return barFigure(bars, names, colorOf, uirevision, labelFormat(runs, metric), metric);
+    const figure = barFigure(bars, names, colorOf, uirevision, labelFormat(runs, metric), metric);
+    if (log) figure.layout.yaxis.type = 'log';
+    return figure;
   }
-  const data = series.map((item, index) => {
+  const data = series.flatMap((item, index) => {
     const color = colorOf(item.run);
     const points = item.history.value.length;
-    return {
+    const x = byStep ? item.history.step : item.history.timestamp.map(plotlyDate);
+    const line = {
       type: 'scatter',
       mode: points < 2 ? 'markers' : points <= 30 ? 'lines+markers' : 'lines',
       name: names[index],
       uid: item.run.id,
-      x: byStep ? item.history.step : item.history.timestamp.map(plotlyDate),
-      y: item.history.value,
+      legendgroup: item.run.id,
+      x,
+      y: smooth > 0 ? smoothed(item.history.value, smooth) : item.history.value,
       line: { color, width: 2 },
       marker: { color, size: points < 2 ? 9 : 5 },
     };
+    if (!(smooth > 0) || points < 2) return [line];
+    const raw = {
+      type: 'scatter', mode: 'lines', name: names[index], uid: `${item.run.id}:raw`, legendgroup: item.run.id,
+      x, y: item.history.value, line: { color, width: 1 }, opacity: 0.25, showlegend: false, hoverinfo: 'skip',
+    };
+    return [raw, line];
   });
   const layout = baseLayout(uirevision);
+  if (log) layout.yaxis.type = 'log';
   layout.xaxis.title = axisTitle(byStep ? 'step' : 'time');
   if (!byStep) layout.xaxis.type = 'date';
   layout.hovermode = byStep ? 'x unified' : 'closest';
@@ -186,10 +204,11 @@ export function purgeCharts(root) {
 }
 
 /*
- * One chart per metric of `runs` in `container` (div.metric-chart[data-metric]); charts
- * already there are updated in place, so their zoom and hidden runs stay.
+ * One chart per metric of `runs` in `container` (div.metric-chart[data-metric]), drawn as
+ * `options` asks (lineFigure); charts already there are updated in place, so their zoom
+ * and hidden runs stay.
  */
-export function renderMetricCharts(container, runs, histories, colorOf, uiPrefix) {
+export function renderMetricCharts(container, runs, histories, colorOf, uiPrefix, options) {
   const metrics = unique(
     runs.flatMap((run) => Object.keys((histories[run.id]) || {})),
   ).sort(collator.compare);
@@ -220,7 +239,9 @@ export function renderMetricCharts(container, runs, histories, colorOf, uiPrefix
   });
   for (const card of wanted) {
     const metric = card.dataset.metric;
-    drawFigure($('.metric-chart', card), lineFigure(runs, histories, metric, colorOf, `${uiPrefix}|${metric}`));
+    // A new scale is a new view of the axes: the zoom of the other one does not apply.
+    const uirevision = `${uiPrefix}|${metric}|${options && options.log ? 'log' : 'linear'}`;
+    drawFigure($('.metric-chart', card), lineFigure(runs, histories, metric, colorOf, uirevision, options));
   }
   return metrics.length;
 }

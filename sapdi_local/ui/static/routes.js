@@ -3,10 +3,14 @@
  *
  *   #/                                   the collections of every scenario
  *   #/collection?scenario=S&collection=C the runs of one collection (both optional: without
- *       them, every run), with  q=TEXT  tag=KEY=VALUE  status=STATUS  (filters),
- *       sort=COLUMN&dir=asc|desc  (COLUMN: name, status, start, duration, param:NAME,
- *       metric:NAME),  hide=COLUMN,COLUMN  (hidden columns) and  sel=ID,ID  (selected runs)
- *   #/run/ID                             one run: context, parameters, tags, labels, metrics
+ *       them, every run), with  where=EXPRESSION  (the filter box holding an expression of
+ *       the search language) or  q=TEXT  (the box searching names), tag=KEY=VALUE,
+ *       status=STATUS  (filters),  sort=COLUMN&dir=asc|desc  (COLUMN: name, status, start,
+ *       duration, param:NAME, tag:NAME, metric:NAME),  hide=COLUMN,COLUMN  (hidden columns),
+ *       sel=ID,ID  (selected runs),  pc=PARAM,PARAM&pcm=METRIC  (the parallel-coordinates
+ *       chart, open, with its axes and colour),  log=1  and  smooth=0.6  (line charts on a
+ *       log scale, smoothed: see chart-options.js)
+ *   #/run/ID[?log=1&smooth=0.6]          one run: context, parameters, tags, labels, metrics
  *   #/board?runs=ID,ID&chart=KIND:METRIC[:PARAMETER]&chart=...
  *       the compare board; KIND is across (a metric across runs), versus (a metric against a
  *       parameter, which follows as a third part) or over (a metric over steps or time)
@@ -81,8 +85,8 @@ export function collectionHash(scenario, collection, extra) {
   return makeHash('/collection', [['scenario', scenario], ['collection', collection], ...(extra || [])]);
 }
 
-export function runHash(id) {
-  return `#/run/${enc(id)}`;
+export function runHash(id, extra) {
+  return makeHash(`/run/${enc(id)}`, extra || []);
 }
 
 /* Put the current view's state in the address without a new history entry or a re-render. */

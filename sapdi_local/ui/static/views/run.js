@@ -4,8 +4,9 @@ import { h, statusBadge, pageHead, emptyState, $ } from '../dom.js';
 import { collator, unique, formatDate, formatDuration, formatNumber, formatMetric, runDuration, labelFormat, runName } from '../format.js';
 import { systemParameters, systemTags, userEntries } from '../state.js';
 import { apiRaw, api, setError } from '../api.js';
-import { enc, collectionHash, openBoardWith } from '../routes.js';
+import { enc, collectionHash, runHash, replaceHash, openBoardWith } from '../routes.js';
 import { PALETTE, purgeCharts, renderMetricCharts } from '../charts.js';
+import { chartOptionsFromRoute, chartOptionPairs, chartControls } from '../chart-options.js';
 
 function keyValueTable(id, rows, emptyText) {
   const body = h('tbody');
@@ -31,11 +32,20 @@ function unreadableNote(run) {
 
 export function runView(route) {
   const id = route.segments.slice(1).join('/');
-  const view = { dead: false, text: null, chartsLive: false, run: null };
+  const view = { dead: false, text: null, chartsLive: false, run: null, histories: null, chartOptions: chartOptionsFromRoute(route) };
   const main = $('#main');
   const root = h('div', { id: 'run-page' });
   const charts = h('div', { id: 'run-charts', class: 'chart-grid' });
   const chartsHint = h('p', { class: 'muted charts-hint', hidden: true });
+  const controls = chartControls(view.chartOptions, () => {
+    replaceHash(runHash(id, chartOptionPairs(view.chartOptions)));
+    if (view.run && view.histories) drawCharts(view.run, view.histories);
+  });
+
+  function drawCharts(run, histories) {
+    view.histories = histories;
+    return renderMetricCharts(charts, [run], histories, () => PALETTE[0], `run|${run.id}`, view.chartOptions);
+  }
 
   function render(run) {
     const system = systemParameters();
@@ -117,7 +127,7 @@ export function runView(route) {
           ),
         ),
       ),
-      h('section', { class: 'charts-section' }, h('div', { class: 'section-head' }, h('h2', null, 'Charts')), chartsHint, charts),
+      h('section', { class: 'charts-section' }, h('div', { class: 'section-head' }, h('h2', null, 'Charts'), controls), chartsHint, charts),
     );
   }
 
@@ -126,7 +136,7 @@ export function runView(route) {
       const body = await api('/api/metrics', [['run', run.id]]);
       if (view.dead) return;
       setError('charts', null);
-      const drawn = renderMetricCharts(charts, [run], body.runs || {}, () => PALETTE[0], `run|${run.id}`);
+      const drawn = drawCharts(run, body.runs || {});
       chartsHint.hidden = drawn > 0;
       chartsHint.textContent = 'This run has logged no metrics yet.';
     } catch (error) {
