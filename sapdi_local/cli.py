@@ -38,6 +38,13 @@ class TrackingGroup(click.Group):
                 raise CommandError(str(error)) from None
             except OSError as error:
                 raise CommandError(str(error)) from None
+            except UnicodeEncodeError:
+                # An argument that was not UTF-8 (the shell passed bytes Python keeps as
+                # lone surrogates) cannot be compared with stored text.
+                raise CommandError(
+                    "an argument holds bytes that are not UTF-8 text; give names and "
+                    "expressions as UTF-8"
+                ) from None
 
 
 def _one_line_warning(

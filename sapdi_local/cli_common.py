@@ -42,7 +42,19 @@ class CommandError(click.ClickException):
     exit_code = EXIT_ERROR
 
     def format_message(self) -> str:
-        return printable(self.message)
+        # Line by line: a search error's caret sits on a line of its own under the text.
+        return "\n".join(printable(line) for line in self.message.split("\n"))
+
+
+def nonblank_where(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A --where that is given must say something: an empty one would select every run
+    (and ``delete --where "$FILTER"`` with an unset variable would delete them all)."""
+    if value is not None and not value.strip():
+        raise click.BadParameter(
+            'is empty; give an expression such as "metrics.accuracy > 0.9", or leave --where out',
+            param_hint="--where",
+        )
+    return value
 
 
 # ---------------------------------------------------------------- shared options

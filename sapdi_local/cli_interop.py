@@ -16,7 +16,15 @@ from typing import Any
 
 import click
 
-from .cli_common import database, db_option, json_option, plural, print_json, reader
+from .cli_common import (
+    database,
+    db_option,
+    json_option,
+    nonblank_where,
+    plural,
+    print_json,
+    reader,
+)
 from .store import Store, import_runs
 
 SHORT_REASON = 160  # characters of a skip's reason on one line of text output
@@ -204,7 +212,11 @@ def push_group(db: Path | None) -> None:
 @click.option("--scenario", help="Only runs of this scenario.")
 @click.option("--collection", help="Only runs in this collection.")
 @click.option("--run", "run_names", multiple=True, help="Only this run (repeatable).")
-@click.option("--where", help="Only runs this search expression selects (see README, Search).")
+@click.option(
+    "--where",
+    callback=nonblank_where,
+    help="Only runs this search expression selects (see README, Search).",
+)
 @click.option(
     "--experiment", help="Send every run to this experiment. Default: the run's scenario."
 )

@@ -38,6 +38,7 @@ from .cli_common import (
     line,
     load_run,
     moment,
+    nonblank_where,
     number,
     pairs,
     parse_since,
@@ -126,7 +127,11 @@ def collections(scenario: str | None, db: Path | None, as_json: bool) -> None:
 @click.option("--since", help="Runs started since: 2026-11-01, 2026-11-01T12:00, 30m, 12h, 7d.")
 @click.option("--limit", type=WholeNumber(1, MAX_LIMIT), default=20, show_default=True)
 @click.option("--metric", "metrics", multiple=True, help="Add a column with this metric's value.")
-@click.option("--where", help="Only runs this search expression selects (see README, Search).")
+@click.option(
+    "--where",
+    callback=nonblank_where,
+    help="Only runs this search expression selects (see README, Search).",
+)
 @click.option(
     "--order-by",
     "order_by",
@@ -451,6 +456,7 @@ def chart(metric: str, values: Sequence[MetricValue]) -> str:
 )
 @click.option(
     "--where",
+    callback=nonblank_where,
     help="Instead of RUN: gate on the best run this search expression selects.",
 )
 @click.option("--all", "every", is_flag=True, help="With --where: gate on every run it selects.")

@@ -20,6 +20,7 @@ from .cli_common import (
     db_option,
     json_option,
     key_value,
+    nonblank_where,
     plural,
     print_json,
     reader,
@@ -230,7 +231,11 @@ def submit_failure(sdk: MLTrackingSDK, started: str | None, error: TrackingError
 @click.option("--scenario", help="Only runs of this scenario.")
 @click.option("--collection", help="Only runs in this collection.")
 @click.option("--run", "run_names", multiple=True, help="Only this run (repeatable).")
-@click.option("--where", help="Only runs this search expression selects (see README, Search).")
+@click.option(
+    "--where",
+    callback=nonblank_where,
+    help="Only runs this search expression selects (see README, Search).",
+)
 @click.option(
     "--shared",
     is_flag=True,
@@ -461,7 +466,9 @@ def merge(other: Path, db: Path | None, as_json: bool) -> None:
 @click.option("--notebook", help="Notebook name (needs --scenario or --run).")
 @click.option("--run", "runs_named", multiple=True, help="A run: id, id prefix or name.")
 @click.option(
-    "--where", help="Only runs this search expression selects (alone, or with the selectors)."
+    "--where",
+    callback=nonblank_where,
+    help="Only runs this search expression selects (alone, or with the selectors).",
 )
 @click.option(
     "--include-running",

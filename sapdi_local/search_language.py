@@ -655,6 +655,12 @@ def _checked_length(source: _Source) -> None:
             f"an expression is at most {MAX_EXPRESSION_LENGTH:,} characters; this one has "
             f"{len(source.text):,}",
         )
+    # A NUL would end a LIKE pattern early in SQLite (matching more than asked), and a
+    # lone surrogate (text that was not UTF-8) cannot be sent to SQLite at all.
+    for offset, character in enumerate(source.text):
+        if character == "\x00" or "\ud800" <= character <= "\udfff":
+            what = "a NUL character" if character == "\x00" else "text that is not UTF-8"
+            raise _fail(source, offset, f"{what} cannot be searched for; remove it")
 
 
 def parse_filter(text: str | None) -> Expression | None:

@@ -304,3 +304,60 @@ def test_check_where_gates_on_the_best_run_or_on_every_run(sweep: Path) -> None:
         "check", "a-0", "--where", "x = 1", "--metric", "accuracy", "--min", "0", "--db", str(sweep)
     )
     assert both.exit_code == 2
+
+
+# ---------------------------------------------------------------- found by trying to break it
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["delete", "--yes"],
+        ["export", "out.json", "--format", "json"],
+        ["runs"],
+        ["check", "--metric", "accuracy", "--min", "0"],
+    ],
+)
+@pytest.mark.parametrize("where", ["", "   "])
+def test_an_empty_where_is_refused_rather_than_selecting_every_run(
+    sweep: Path, args: list[str], where: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = invoke(*args, "--where", where, "--db", str(sweep))
+    assert result.exit_code == 2
+    assert "--where" in result.output and "is empty" in result.output
+    with MLTrackingSDK(db_path=sweep) as sdk:
+        assert len(sdk.search_runs()) == 9
+
+
+def test_a_search_error_keeps_its_caret_under_the_expression(sweep: Path) -> None:
+    result = invoke("runs", "--where", "name = 'x' AND )", "--db", str(sweep))
+    assert result.exit_code == 2
+    lines = result.output.splitlines()
+    text_line = next(line for line in lines if "name = 'x' AND )" in line)
+    caret_line = lines[lines.index(text_line) + 1]
+    assert caret_line.index("^") == text_line.index(")")
+
+
+@pytest.mark.parametrize("pattern", ["%\x00%", "lr%\x00zz"])
+def test_a_nul_in_a_pattern_is_refused_not_cut_short(sweep: Path, pattern: str) -> None:
+    with MLTrackingSDK(db_path=sweep) as sdk, pytest.raises(InvalidFilterError, match="NUL"):
+        sdk.search_runs(f"name LIKE '{pattern}'")
+
+
+def test_an_argument_that_is_not_utf8_is_one_line_not_a_traceback(sweep: Path) -> None:
+    import subprocess
+    import sys
+
+    for args in (
+        [b"runs", b"--where", b"name = '\xff'"],
+        [b"runs", b"--collection", b"\xff"],
+        [b"show", b"\xff"],
+    ):
+        done = subprocess.run(
+            [sys.executable.encode(), b"-m", b"sapdi_local", *args, b"--db", str(sweep).encode()],
+            capture_output=True,
+            timeout=120,
+        )
+        assert done.returncode == 2, done.stderr
+        assert b"Traceback" not in done.stderr
