@@ -1,23 +1,23 @@
 /*
  * #/collection : the runs of one collection (or of all), filtered, sorted, selected and
  * charted. The table is runs-table.js, the filter box filter.js, the parallel-coordinates
- * chart parcoords.js and the CSV download table-csv.js; this module holds the view's state,
- * keeps it in the address (see routes.js) and asks the API for the rows.
+ * chart parcoords.js, the CSV download table-csv.js and the charts collection-charts.js;
+ * this module holds the view's state, keeps it in the address (see routes.js) and asks the
+ * API for the rows.
  */
 
 import { h, debounce, pageHead, $ } from '../dom.js';
 import { state, displayNameOf } from '../state.js';
-import { apiRaw, api, scopeQuery, setError } from '../api.js';
+import { apiRaw, scopeQuery, setError } from '../api.js';
 import { enc, collectionHash, replaceHash, openBoardWith } from '../routes.js';
-import { PALETTE, purgeCharts, renderMetricCharts } from '../charts.js';
-import { chartOptionsFromRoute, chartOptionPairs, chartControls } from '../chart-options.js';
+import { chartOptionsFromRoute, chartOptionPairs } from '../chart-options.js';
+import { collectionCharts } from './collection-charts.js';
 import { filterBox, filterFromRoute, filterPair, filterParams } from './filter.js';
 import { runsTable } from './runs-table.js';
 import { parcoordsFromRoute, parcoordsPairs, parcoordsPanel } from './parcoords.js';
 import { downloadRunsCsv } from './table-csv.js';
 
 const PAGE_SIZE = 200;
-const MAX_CHARTED_RUNS = 40;
 
 const STATUSES = ['RUNNING', 'FINISHED', 'FAILED', 'INTERRUPTED', 'TERMINATED', 'KILLED'];
 
@@ -43,10 +43,6 @@ export function collectionView(route) {
     shown: PAGE_SIZE,
     text: null,
     loadSeq: 0,
-    chartSeq: 0,
-    chartKey: null,
-    chartsLive: false,
-    charted: null, // {runs, histories} last drawn, to draw again with other options
     columns: { params: [], tags: [], metrics: [] },
     error: null,
     filterError: null,
@@ -79,9 +75,6 @@ export function collectionView(route) {
   const clearButton = h('button', { type: 'button', class: 'button subtle', text: 'Clear selection' });
   const compareButton = h('button', { id: 'compare-selected', type: 'button', class: 'button primary', disabled: true }, 'Compare');
   const csvButton = h('button', { id: 'download-csv', type: 'button', class: 'button', title: 'Every run the filters select, with the columns shown' }, 'Download CSV');
-  const charts = h('div', { id: 'charts', class: 'chart-grid' });
-  const chartsHint = h('p', { class: 'muted charts-hint' });
-  const chartsTitle = h('h2', null, 'Charts');
   const table = runsTable(view, {
     collection,
     count,
@@ -107,10 +100,7 @@ export function collectionView(route) {
       table.render();
     },
   });
-  const controls = chartControls(view.chartOptions, () => {
-    saveHash();
-    if (view.charted) drawCharts(view.charted.runs, view.charted.histories);
-  });
+  const charts = collectionCharts(view, { onOptions: () => saveHash() });
 
   main.append(
     pageHead(crumbs, title, [selectionInfo, clearButton, compareButton], count),
@@ -126,7 +116,7 @@ export function collectionView(route) {
     ),
     h('div', { class: 'card table-card' }, h('div', { class: 'table-wrap' }, table.table), table.foot),
     parcoords.section,
-    h('section', { class: 'charts-section' }, h('div', { class: 'section-head' }, chartsTitle, controls), chartsHint, charts),
+    charts.section,
   );
 
   function saveHash() {
@@ -202,72 +192,11 @@ export function collectionView(route) {
     selectionInfo.textContent = size ? `${size} selected` : 'Select runs to chart and compare them';
   }
 
-  const chartsSoon = debounce(() => updateCharts(false), 120);
-
   function selectionChanged() {
     saveHash();
     updateSelectionInfo();
     table.syncSelection();
-    chartsSoon();
-  }
-
-  function colorOf(run) {
-    const index = [...view.selected].indexOf(run.id);
-    return PALETTE[(index < 0 ? 0 : index) % PALETTE.length];
-  }
-
-  function drawCharts(runs, histories) {
-    view.charted = { runs, histories };
-    return renderMetricCharts(charts, runs, histories, colorOf, 'collection', view.chartOptions);
-  }
-
-  async function updateCharts(force) {
-    const ids = [...view.selected].filter((id) => view.known.has(id));
-    const charted = ids.slice(0, MAX_CHARTED_RUNS);
-    const runs = charted.map((id) => view.known.get(id));
-    const running = runs.some((run) => run.status === 'RUNNING');
-    const key = charted.join(',');
-    if (!force && key === view.chartKey && !running && !view.chartsLive) return;
-    view.chartKey = key;
-    view.chartsLive = running;
-    chartsTitle.textContent = charted.length ? `Charts · ${charted.length} selected run${charted.length === 1 ? '' : 's'}` : 'Charts';
-    if (!charted.length) {
-      view.charted = null;
-      purgeCharts(charts);
-      charts.replaceChildren();
-      chartsHint.textContent = 'Select runs with the checkboxes to chart their metrics: one chart per metric, one line per run.';
-      chartsHint.hidden = false;
-      setError('charts', null);
-      return;
-    }
-    chartsHint.hidden = ids.length <= MAX_CHARTED_RUNS;
-    chartsHint.textContent = `Charting the first ${MAX_CHARTED_RUNS} of ${ids.length} selected runs.`;
-    const seq = ++view.chartSeq;
-    try {
-      const body = await api('/api/metrics', charted.map((id) => ['run', id]));
-      if (view.dead || seq !== view.chartSeq) return;
-      setError('charts', null);
-      if (!drawCharts(runs, body.runs || {})) {
-        chartsHint.hidden = false;
-        chartsHint.textContent = 'The selected runs have logged no metrics yet.';
-      }
-    } catch (error) {
-      if (view.dead || seq !== view.chartSeq) return;
-      view.chartKey = null;
-      setError('charts', error.message);
-    }
-  }
-
-  /* Selected runs that the current filter hides are still charted: fetch them once. */
-  async function fetchHiddenSelected() {
-    const missing = [...view.selected].filter((id) => !view.known.has(id));
-    if (!missing.length) return;
-    try {
-      const body = await api('/api/runs', missing.map((id) => ['run', id]));
-      for (const run of body.runs) if (!view.known.has(run.id)) view.known.set(run.id, run);
-    } catch (error) {
-      /* the table's own request reports what is wrong */
-    }
+    charts.soon();
   }
 
   function showRuns(body) {
@@ -311,8 +240,8 @@ export function collectionView(route) {
       if (view.dead || seq !== view.loadSeq) return;
       showFailure(error);
     }
-    await fetchHiddenSelected();
-    if (!view.dead) await updateCharts(false);
+    await charts.fetchHiddenSelected();
+    if (!view.dead) await charts.update(false);
   }
 
   view.start = () => {
@@ -323,7 +252,7 @@ export function collectionView(route) {
   view.refresh = () => load();
   view.destroy = () => {
     view.dead = true;
-    purgeCharts(charts);
+    charts.destroy();
     parcoords.destroy();
   };
   return view;
