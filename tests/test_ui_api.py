@@ -484,6 +484,7 @@ def test_name_search_ignores_case_in_all_of_unicode_and_takes_wildcards_as_text(
     assert names_of(client, {"q": "0%"}) == ["50% off"]
     assert names_of(client, {"q": "*?"}) == ["[x]*?"]
     assert names_of(client, {"q": "[x]"}) == ["[x]*?"]
+    assert names_of(client, {"q": "Über\0"}) == []  # SQLite would end the pattern at NUL
     # Text holding a wildcard is matched outside SQL: its pages and total are the same.
     page = client.get("/api/runs", params={"q": "_", "limit": 0}).json()
     assert (page["total"], page["runs"]) == (1, [])

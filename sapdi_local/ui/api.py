@@ -341,11 +341,11 @@ def _search(
 ) -> tuple[int, list[RunRecord]]:
     """How many runs match, and the page of them. ``text`` is searched in names as ILIKE
     does (casefolded: any case in all of Unicode). A LIKE pattern has no escape for its
-    wildcards % and _, so text holding them is matched in SQL with them as wildcards (a
-    wider match) and then exactly, here."""
+    wildcards % and _ (and SQLite ends a pattern at a NUL), so text holding them is matched
+    in SQL with them as wildcards (a wider match) and then exactly, here."""
     if text is not None:
         expression = _and(expression, Comparison(Key(ATTRIBUTE, "name"), "ILIKE", (f"%{text}%",)))
-        if "%" in text or "_" in text:
+        if any(character in text for character in "%_\0"):
             _, wider = search_run_records(store, expression, order)
             folded = text.casefold()
             chosen = [
