@@ -441,3 +441,45 @@ def test_the_csv_holds_every_filtered_run_with_formulas_defused(
     assert all(len(row["id"]) == 32 for row in rows)
     formula = next(row for row in rows if row["name"] == "'" + FORMULA)
     assert formula["params.lr"] == "0.001" and formula["metrics.accuracy"] == "0.7"
+
+
+# ---------------------------------------------------------------- one language, three places
+
+SAME_EVERYWHERE = [
+    "params.lr < 0.05 and params.optimizer = 'adam'",
+    "params.lr BETWEEN 0.01 AND 0.1 OR tags.team = 'a'",
+    "NOT (params.optimizer IN ('sgd', 'adam'))",
+    "name ILIKE 'über%' OR metrics.accuracy >= 0.85",
+    "params.width > 5 AND params.width IS NOT NULL",
+    "name LIKE 'run-%' AND NOT tags.team = 'b'",
+    "metrics.accuracy BETWEEN 0.6 AND 0.8 OR params.lr > 0.2",
+]
+
+
+@pytest.mark.parametrize("expression", SAME_EVERYWHERE)
+def test_the_api_the_command_line_and_the_page_select_the_same_runs(
+    page: Any, base: str, tmp_path: Path, expression: str
+) -> None:
+    """One expression, three surfaces: ``tracking.search_runs`` (the API), ``sapdi-local runs
+    --where`` (the command line) and the explorer's filter box in headless Chromium, each
+    on the sweep's collection, select exactly the same runs."""
+    from click.testing import CliRunner
+
+    from sapdi_local.cli import main
+
+    database = json.loads(
+        page.evaluate("() => fetch('/api/database').then(answer => answer.text())")
+    )["path"]
+    scoped = f"collection = 'sweep' AND ({expression})"
+    with MLTrackingSDK(db_path=database) as sdk:
+        from_api = sorted(run.name for run in sdk.search_runs(scoped))
+    listed = CliRunner().invoke(
+        main, ["runs", "--json", "--limit", "1000", "--where", scoped, "--db", database]
+    )
+    assert listed.exit_code == 0, listed.output
+    from_cli = sorted(run["name"] for run in json.loads(listed.stdout))
+    assert from_cli == from_api, expression
+    page.fill("#filter-text", expression)
+    assert page.get_attribute("#filter-mode", "data-mode") == "expression"
+    wait_rows(page, from_api)
+    assert sorted(harness.row_names(page)) == from_api
