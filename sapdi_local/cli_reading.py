@@ -52,7 +52,7 @@ from .display import cut, display_width, printable, tail
 from .model import STATUSES, MetricValue, Run, iso_time, utc_from_seconds
 from .sdk import histories_from_rows, read_collections, read_metric_stats, runs_from_records
 from .search_language import METRIC, Key, key_text
-from .selectors import options_expression
+from .selectors import option_names, options_expression
 from .store import SCHEMA_VERSION, ReadOnlyStore, search_run_records
 
 
@@ -169,17 +169,17 @@ def runs(
     at_most(MAX_REPEATED, "--order-by", order_by)
     tag_pairs = tuple(key_value(text, "--tag") for text in tags)
     start_after = None if since is None else parse_since(since)
-    expression = options_expression(
-        scenarios=scenario,
-        collections=collection,
-        notebooks=notebook,
-        pipelines=pipeline,
-        statuses=None if status is None else (status,),
-        tags=tag_pairs,
-        started_after=None if start_after is None else start_after.timestamp(),
-        where=where,
-    )
     with reader(db) as store:
+        expression = options_expression(
+            scenarios=option_names(store, "scenario", scenario),
+            collections=option_names(store, "collection", collection),
+            notebooks=notebook,
+            pipelines=pipeline,
+            statuses=None if status is None else (status,),
+            tags=tag_pairs,
+            started_after=None if start_after is None else start_after.timestamp(),
+            where=where,
+        )
         _, records = search_run_records(store, expression, order_by, limit)
         found = runs_from_records(records)
     if as_json:

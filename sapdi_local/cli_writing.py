@@ -32,7 +32,7 @@ from .errors import PersistWarning, TrackingError
 from .files import PRIVATE_MODE, SHARED_MODE, new_text_file, refuse_existing
 from .model import RUNNING, Run
 from .sdk import MLTrackingSDK, histories_from_rows, run_from_record
-from .selectors import delete_filter, options_expression
+from .selectors import delete_filter, option_names, options_expression
 from .store import ReadOnlyStore, RunFilter, Store, merge_from, search_run_records
 from .validation import check_metric_value, check_name, check_parameter, check_tag
 
@@ -328,7 +328,10 @@ def select_for_export(
         return None
     ids = tuple(resolve_run(store, text) for text in run_names) if run_names else None
     expression = options_expression(
-        scenarios=scenario, collections=collection, runs=ids, where=where
+        scenarios=option_names(store, "scenario", scenario),
+        collections=option_names(store, "collection", collection),
+        runs=ids,
+        where=where,
     )
     _, records = search_run_records(store, expression)
     return [run_from_record(record) for record in records]

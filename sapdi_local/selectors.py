@@ -227,3 +227,39 @@ def _listed_values(field: str, value: str | Iterable[str] | None) -> tuple[str, 
         values = selector_values(field, value)
         return None if values is None else values
     return tuple(value)
+
+
+def option_names(
+    store: ReadOnlyStore, field: str, values: str | Iterable[str] | None
+) -> tuple[str, ...] | None:
+    """Scenario or collection names as an option gives them: each value a comma list, but
+    for a value holding a comma that is a whole stored name (or, for a collection, its shown
+    name "X (Default)"), which names that one: any name can be selected, commas and all.
+    The command line and the explorer read their options through this one function."""
+    if values is None:
+        return None
+    given = [values] if isinstance(values, str) else list(values)
+    if not given:
+        return None
+    whole: set[str] | None = None
+    names: list[str] = []
+    for value in given:
+        if "," in value:
+            whole = _stored_names(store, field) if whole is None else whole
+            if value in whole:
+                names.append(value)
+                continue
+        names.extend(selector_values(field, value) or ())
+    return tuple(names)
+
+
+def _stored_names(store: ReadOnlyStore, field: str) -> set[str]:
+    names: set[str] = set()
+    for item in store.collections():
+        if field == "scenario":
+            names.add(item["scenario"])
+        else:
+            names.add(item["collection"])
+            if item["is_default"] and isinstance(item["collection"], str):
+                names.add(item["collection"] + " (Default)")
+    return {name for name in names if isinstance(name, str)}

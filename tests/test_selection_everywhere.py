@@ -361,3 +361,28 @@ def test_an_argument_that_is_not_utf8_is_one_line_not_a_traceback(sweep: Path) -
         )
         assert done.returncode == 2, done.stderr
         assert b"Traceback" not in done.stderr
+
+
+def test_a_name_holding_a_comma_is_selected_alike_by_the_command_line_and_the_explorer(
+    tmp_path: Path,
+) -> None:
+    import httpx
+
+    from sapdi_local.ui.server import Explorer
+
+    db = tmp_path / "t.db"
+    with MLTrackingSDK(db_path=db, scenario="s,3") as sdk:
+        for collection in ("c,2", "c", "2"):
+            sdk.start_run(run_collection_name=collection, run_name=f"in {collection}")
+            sdk.end_run()
+    app = Explorer(db)
+    transport = httpx.WSGITransport(app=app)
+    with httpx.Client(transport=transport, base_url="http://127.0.0.1:8600") as client:
+        for option, value in (("collection", "c,2"), ("scenario", "s,3"), ("collection", "c")):
+            answer = client.get("/api/runs", params={option: value}).json()
+            from_api = sorted(run["name"] for run in answer["runs"])
+            from_cli = sorted(listed_names(db, f"--{option}", value))
+            assert from_cli == from_api, (option, value)
+            assert exported_names(db, tmp_path, f"--{option}", value) == from_api
+    app.close()
+    assert sorted(listed_names(db, "--collection", "c,2")) == ["in c,2"]

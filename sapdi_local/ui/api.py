@@ -45,7 +45,7 @@ from ..search_language import (
     OrderKey,
     parse_order_by,
 )
-from ..selectors import options_expression, selector_values, with_statuses
+from ..selectors import option_names, options_expression, with_statuses
 from ..store import (
     SCHEMA_VERSION,
     ReadOnlyStore,
@@ -282,34 +282,8 @@ def _selection_options(store: ReadOnlyStore, query: Query) -> dict[str, Any]:
 
 
 def _names(store: ReadOnlyStore, query: Query, parameter: str) -> tuple[str, ...] | None:
-    """Scenario or collection names, each value a comma list as the command line reads it,
-    but for a value that holds a comma and is a whole name (or, for a collection, its shown
-    name "X (Default)"): the page names any collection, commas and all."""
-    values = query.get(parameter)
-    if not values:
-        return None
-    whole: set[str] | None = None
-    names: list[str] = []
-    for value in values:
-        if "," in value:
-            whole = _stored_names(store, parameter) if whole is None else whole
-            if value in whole:
-                names.append(value)
-                continue
-        names.extend(selector_values(parameter, value) or ())
-    return tuple(names)
-
-
-def _stored_names(store: ReadOnlyStore, parameter: str) -> set[str]:
-    names: set[str] = set()
-    for item in store.collections():
-        if parameter == "scenario":
-            names.add(item["scenario"])
-        else:
-            names.add(item["collection"])
-            if item["is_default"] and isinstance(item["collection"], str):
-                names.add(item["collection"] + DEFAULT_SUFFIX)
-    return {name for name in names if isinstance(name, str)}
+    """Scenario or collection names, read as the command line reads them."""
+    return option_names(store, parameter, query.get(parameter))
 
 
 def _columns_selection(store: ReadOnlyStore, options: dict[str, Any]) -> RunFilter:
