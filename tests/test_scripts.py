@@ -32,6 +32,7 @@ def test_every_launch_of_chromium_goes_through_one_place() -> None:
     for path in (
         ROOT / "scripts" / "explorer_screenshot.py",
         ROOT / "benchmarks" / "explorer.py",
+        ROOT / "tests" / "test_ui_browser.py",
     ):
         text = path.read_text()
         assert "chromium_path()" in text and "/usr/bin/chromium" not in text, path

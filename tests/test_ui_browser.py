@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 import threading
@@ -22,6 +21,8 @@ from typing import Any
 import pytest
 
 from sapdi_local import MLTrackingSDK
+from sapdi_local.ui.headless import CHROMIUM_ARGS as HEADLESS_ARGS
+from sapdi_local.ui.headless import chromium_path
 from sapdi_local.ui.server import make_explorer_server
 
 # .ci/run sets SAPDI_REQUIRE_BROWSER=1: there a missing browser fails these tests instead of
@@ -32,22 +33,8 @@ if BROWSER_REQUIRED:
 else:
     playwright_api = pytest.importorskip("playwright.sync_api")
 
-CHROMIUM = Path(
-    os.environ.get("SAPDI_CHROMIUM")
-    or shutil.which("chromium")
-    or shutil.which("chromium-browser")
-    or "/usr/bin/chromium"
-)
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+CHROMIUM = chromium_path()
+CHROMIUM_ARGS = list(HEADLESS_ARGS)
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 WAIT_MS = 15_000
 

@@ -405,31 +405,18 @@ def open_read_only(path: Path) -> tuple[sqlite3.Connection, int, str | None]:
     is read as a fixed snapshot (``immutable``): then writers elsewhere cannot be seen, and
     the note says so.
     """
-    uri = path.absolute().as_uri()
-    connection: sqlite3.Connection | None = None
     try:
-        connection = _connect(f"{uri}?mode=ro", uri=True)
-        return connection, _readable_version(connection, path), None
+        connection, version = _opened_read_only(path, "mode=ro")
+        return connection, version, None
     except sqlite3.OperationalError as error:
-        _close_quietly(connection)
-        connection = None
         if getattr(error, "sqlite_errorname", "") not in _NO_SHARED_INDEX:
             raise _read_error(path, error) from error
     except sqlite3.DatabaseError as error:
-        _close_quietly(connection)
         raise _read_error(path, error) from error
-    except BaseException:
-        _close_quietly(connection)
-        raise
     try:
-        connection = _connect(f"{uri}?mode=ro&immutable=1", uri=True)
-        version = _readable_version(connection, path)
+        connection, version = _opened_read_only(path, "mode=ro&immutable=1")
     except sqlite3.DatabaseError as error:
-        _close_quietly(connection)
         raise _read_error(path, error) from error
-    except BaseException:
-        _close_quietly(connection)
-        raise
     note = (
         f"{path} sits where SQLite cannot share it with writers (a read-only folder or "
         "mount): it is read as a snapshot, and runs that writers elsewhere add meanwhile "
@@ -443,6 +430,18 @@ def open_read_only(path: Path) -> tuple[sqlite3.Connection, int, str | None]:
         )
     warnings.warn(note, SnapshotWarning, stacklevel=2)
     return connection, version, note
+
+
+def _opened_read_only(path: Path, options: str) -> tuple[sqlite3.Connection, int]:
+    """A connection opened with the URI ``options`` and the file's readable version; the
+    connection closed again if the file cannot be read."""
+    connection: sqlite3.Connection | None = None
+    try:
+        connection = _connect(f"{path.absolute().as_uri()}?{options}", uri=True)
+        return connection, _readable_version(connection, path)
+    except BaseException:
+        _close_quietly(connection)
+        raise
 
 
 def _check_ours_without_writing(path: Path) -> None:
