@@ -24,13 +24,31 @@ from sapdi_local.validation import HISTORY_WINDOW
 CHILD_TIMEOUT = 60  # seconds any child or wait may take
 
 
-class Child:
-    """A child interpreter whose stdout lines can be awaited with a timeout."""
+# A child reports with one os.write per line: a line written by print() is several writes
+# when PYTHONUNBUFFERED is set (the text, then the newline), and a SIGKILL can land between
+# them. Lines up to PIPE_BUF bytes reach a pipe whole or not at all.
+REPORT = """
+import os
 
-    def __init__(self, code: str, *args: object, db: Path) -> None:
+def report(*words):
+    os.write(1, (" ".join(map(str, words)) + "\\n").encode())
+"""
+
+
+class Child:
+    """A child interpreter whose stdout lines can be awaited with a timeout. Only whole
+    lines count: a line cut short by a kill, with no newline, is no report."""
+
+    def __init__(
+        self, code: str, *args: object, db: Path, unbuffered: bool | None = None
+    ) -> None:
         env = {k: v for k, v in os.environ.items() if k not in CONTEXT_VARIABLES}
         env["SAPDI_LOCAL_DB"] = str(db)
         env["SAPDI_SCENARIO"] = "crash"
+        if unbuffered is not None:  # else as this process has it
+            env.pop("PYTHONUNBUFFERED", None)
+            if unbuffered:
+                env["PYTHONUNBUFFERED"] = "1"
         self.process = subprocess.Popen(
             [sys.executable, "-c", textwrap.dedent(code), *map(str, args)],
             env=env,
@@ -46,7 +64,8 @@ class Child:
     def _read(self) -> None:
         assert self.process.stdout is not None
         for line in self.process.stdout:
-            self.lines.put(line.strip())
+            if line.endswith("\n"):
+                self.lines.put(line.strip())
         self.lines.put(None)  # end of output
 
     def wait_for(self, prefix: str, count: int = 1) -> str:
@@ -105,7 +124,9 @@ METRICS = 20
 BATCH = 700  # values per metric per persist: 14,000 rows, so a persist takes a while
 KILLS = 50  # child processes SIGKILLed in a row on one database file
 
-VICTIM = """
+VICTIM = (
+    REPORT
+    + """
 import sys
 from sapdi_local import MLTrackingSDK
 round_, metrics, batch = (int(arg) for arg in sys.argv[1:4])
@@ -113,30 +134,36 @@ names = [f"m{index:02d}" for index in range(metrics)]
 # No automatic persist: every persist is one explicit batch with equal counts for all metrics.
 sdk = MLTrackingSDK(cache_limit_bytes=1e12)
 run = sdk.start_run(run_collection_name="victims", run_name=f"victim-{round_}")
-print("started", run.id, flush=True)
+report("started", run.id)
 sdk.log_parameters({"round": round_})
 done = 0
 while done < 10_000_000:
     for index in range(done, done + batch):
         for name in names:
             sdk.log_metric(name, float(index))
-    print("persisting", done + batch, flush=True)
+    report("persisting", done + batch)
     sdk.persist_run()
     done += batch
-    print("persisted", done, flush=True)
+    report("persisted", done)
 """
+)
 
 
 @pytest.mark.slow
-def test_sigkill_keeps_every_reported_persist_and_the_file_intact(db_path: Path) -> None:
+@pytest.mark.parametrize("unbuffered", [False, True], ids=["buffered", "PYTHONUNBUFFERED=1"])
+def test_sigkill_keeps_every_reported_persist_and_the_file_intact(
+    db_path: Path, unbuffered: bool
+) -> None:
     """Fifty SIGKILLs in a row, half aimed at a persist in flight: every value reported as
     persisted stays, each persist is all or nothing, the file passes integrity_check, the
-    killed runs are reported KILLED, and a new process then writes normally."""
+    killed runs are reported KILLED, and a new process then writes normally. With and
+    without PYTHONUNBUFFERED, which splits what print() writes: a kill must not cut a
+    report in two."""
     rng = random.Random(20240611)
     victims: dict[str, tuple[int, int]] = {}  # run id -> (round, values reported as persisted)
     mid_persist = 0
     for round_ in range(KILLS):
-        child = Child(VICTIM, round_, METRICS, BATCH, db=db_path)
+        child = Child(VICTIM, round_, METRICS, BATCH, db=db_path, unbuffered=unbuffered)
         try:
             run_id = child.wait_for("started").split()[1]
             if round_ % 2 == 0:
