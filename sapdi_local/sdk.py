@@ -1,10 +1,12 @@
 """MLTrackingSDK: the active run, its context, the in-memory cache and when it is persisted.
 
-Logging never touches the disk: a value is validated, appended to a per-(run,
-metric) window that keeps the most recent 1000, and written once, in a batch, by
-a persist (explicit, at ``end_run``, when the cache reaches about 1.5 MB, before
-a read, and at interpreter exit). A failed persist keeps the cache; an automatic
-one warns instead of raising, so the training it measures goes on.
+Logging to the active run never touches the disk: a value is validated, appended to a
+per-(run, metric) window, and written once, in a batch, by a persist (explicit, at
+``end_run``, when the cache reaches its limit, 1.5 MB by default, before a read, and at
+interpreter exit). Only the latest 1000 values of a metric are written. What is logged to
+another run (``run=``, after ``end_run``) is persisted before the call returns. A failed
+persist keeps the cache; an automatic one warns instead of raising, so the training it
+measures goes on.
 """
 
 from __future__ import annotations
@@ -20,7 +22,15 @@ from time import time
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import lifecycle
-from .cache import BYTES_PER_CACHED_VALUE, Cache, MetricEntry, Window, text_cost
+from .cache import (
+    BYTES_PER_CACHED_VALUE,
+    BYTES_PER_METRIC_NAME,
+    BYTES_PER_WINDOW,
+    Cache,
+    MetricEntry,
+    Window,
+    text_cost,
+)
 from .context import RunContext, current_process, new_id, process_is_gone, resolve_context
 from .errors import (
     InvalidTypeError,
@@ -49,6 +59,7 @@ from .model import (
 from .paths import resolve_db_path
 from .selectors import delete_filter, run_filter, search_filter
 from .validation import (
+    HISTORY_WINDOW,
     MAX_METRIC_VALUE,
     MAX_NAME_LENGTH,
     MAX_TIMESTAMP,
@@ -80,6 +91,12 @@ CACHE_LIMIT_BYTES = 1.5 * 1024 * 1024
 _metric_value = partial(tuple.__new__, MetricValue)
 _MAX = MAX_METRIC_VALUE
 _STEP_LIMIT = 2**63  # steps are stored as 64-bit integers
+# Values logged between two measures of the cache per window measured: a measure looks at
+# each window, and costs about as much as logging this many values.
+_VALUES_PER_WINDOW_MEASURED = 50
+_BYTES_PER_NEW_VALUE = BYTES_PER_CACHED_VALUE + BYTES_PER_WINDOW  # the first of its metric
+# What a log_metrics item may hold besides name and value: the other keywords of log_metric.
+_ITEM_KEYS = ("step", "timestamp", "run")
 
 
 class ActiveRun(Run):
@@ -144,11 +161,16 @@ class MLTrackingSDK:
         # The active run's metric windows, held here so log_metric finds them in one lookup.
         self._windows: dict[str, Window] = {}
         self._next_steps: dict[str, int] = {}  # the active run's, for the hot path
-        self._budget_size = max(1, int(cache_limit_bytes // BYTES_PER_CACHED_VALUE))
+        # The limit counts everything the cache holds (Cache.measure). The budget is how
+        # many more values may be logged before the cache is measured again.
+        self._limit = int(cache_limit_bytes)
+        self._budget_size = max(1, self._limit // BYTES_PER_CACHED_VALUE)
         self._budget = self._budget_size
         # Name, collection and tags given to update_run_info() before start_run().
         self._next_run_info: dict[str, Any] = {}
-        self._persist_lock = threading.Lock()
+        # Reentrant: a value logged to another run is cached and persisted under it, and
+        # caching may start an automatic persist.
+        self._persist_lock = threading.RLock()
         lifecycle.register(self)
 
     # ------------------------------------------------------------ resources
@@ -305,6 +327,8 @@ class MLTrackingSDK:
 
         >>> tracking.log_metric("loss", 0.25)
         """
+        # With run= naming a run that is not the active one, the value is persisted before
+        # the call returns (_write); so are log_metrics, log_parameters, set_tags, set_labels.
         # The hot path: a name already seen in the active run, no run= and no timestamp=.
         # It makes the same checks as the slow path, inline for the common types.
         if run is None and timestamp is None:
@@ -326,8 +350,8 @@ class MLTrackingSDK:
                     value = check_metric_value(name, value)
                 next_steps = self._next_steps
                 if step is None:
-                    # A window of the active run always has its next step: both are made
-                    # together on the slow path.
+                    # A window of the active run always has its next step: the slow path
+                    # makes both, and _new_window makes windows only for names with one.
                     step = next_steps[name]
                     if step >= 9223372036854775808:  # 2**63: no 64-bit step is left
                         check_step(name, step)  # raises
@@ -340,7 +364,22 @@ class MLTrackingSDK:
                 if self._budget <= 0:
                     self._check_cache_size()
                 return
-        self._log_metric_values(self._run_id(run), [(name, value, step, timestamp)])
+            if self._new_window(name):
+                self.log_metric(name, value, None, step, None)  # the hot path, now
+                return
+        self._log_metric_items([(name, value, step, timestamp, run)])
+
+    def _new_window(self, name: object) -> bool:
+        """Give a metric of the active run a new window if it had values before (it has a
+        step) and a persist has taken its window since; False for other names."""
+        try:
+            if name not in self._next_steps:
+                return False
+        except TypeError:  # an unhashable name: the slow path reports it
+            return False
+        self._windows.setdefault(name, [])
+        self._spend(BYTES_PER_WINDOW)
+        return True
 
     def log_metrics(
         self,
@@ -352,53 +391,78 @@ class MLTrackingSDK:
 
         >>> tracking.log_metrics({"accuracy": 0.89, "avg_loss": 0.59})
         """
+        # A list item takes every keyword log_metric takes, run included (which wins over
+        # the call's run=), and refuses any other key.
+        items: Iterable[tuple[object, object, object, object, Run | str | None]]
         if isinstance(metrics, Mapping):
-            items = [(name, value, None, None) for name, value in metrics.items()]
+            if not metrics:
+                self._run_id(run)  # an empty call still needs its run, as it always has
+            items = ((name, value, None, None, run) for name, value in metrics.items())
         elif isinstance(metrics, Iterable) and not isinstance(metrics, (str, bytes)):
-            items = []
-            for item in metrics:
-                if not isinstance(item, Mapping) or "name" not in item or "value" not in item:
-                    raise InvalidTypeError(
-                        f"log_metrics() list items must be dicts with 'name' and 'value' (and "
-                        f"optional 'step', 'timestamp'), got {item!r}"
-                    )
-                items.append((item["name"], item["value"], item.get("step"), item.get("timestamp")))
+            listed = list(metrics)
+            if not listed:
+                self._run_id(run)
+            # Refuses an item without name or value, or with a key log_metric does not take.
+            pairs = name_value_pairs("log_metrics", listed, None, None, other_keys=_ITEM_KEYS)
+            items = (
+                (name, value, item.get("step"), item.get("timestamp"), _item_run(item, run))
+                for (name, value), item in zip(pairs, listed, strict=True)
+            )
         else:
             raise InvalidTypeError(
                 f"log_metrics() takes a dict of names to values or a list of metric dicts, "
                 f"got {type(metrics).__name__}"
             )
-        self._log_metric_values(self._run_id(run), items)
+        self._log_metric_items(items)
 
-    def _log_metric_values(
-        self, run_id: str, items: Sequence[tuple[object, object, object, object]]
+    def _log_metric_items(
+        self, items: Iterable[tuple[object, object, object, object, Run | str | None]]
     ) -> None:
+        """Cache (name, value, step, timestamp, run) items, every one checked and its run
+        found first, so that a refused item leaves nothing of the call cached."""
         now = time()
-        checked: list[tuple[str, float, int | None, float]] = []
-        for name, value, step, timestamp in items:  # all checked before any is cached
+        by_run: dict[str, list[tuple[str, MetricEntry]]] = {}
+        for name, value, step, timestamp, run in items:
             key = check_name("metric name", name)
-            checked.append(
-                (
-                    key,
-                    check_metric_value(key, value),
-                    check_step(key, step),
-                    now if timestamp is None else check_timestamp(key, timestamp),
-                )
+            entry = (
+                check_metric_value(key, value),
+                check_step(key, step),  # None: numbered once all are checked
+                now if timestamp is None else check_timestamp(key, timestamp),
             )
-        steps = self._steps_of(run_id)
-        next_steps: dict[str, int] = {}
-        entries: list[tuple[str, MetricEntry]] = []
-        for key, value, step, timestamp in checked:
-            if step is None:
-                step = next_steps.get(key, steps.get(key, 0))
-                if step >= _STEP_LIMIT:
-                    check_step(key, step)  # raises: the step after 2**63 - 1
-            next_steps[key] = step + 1
-            entries.append((key, (value, step, timestamp)))
-        steps.update(next_steps)
-        self._cache.append_metrics(run_id, entries)
-        lifecycle.hold(self)
-        self._spend(len(checked))
+            by_run.setdefault(self._run_id(run), []).append((key, entry))
+        self._write(by_run, partial(self._cache_metric_values, by_run))
+
+    def _cache_metric_values(self, by_run: Mapping[str, list[tuple[str, MetricEntry]]]) -> None:
+        """Number the values logged without a step, then cache them all. Numbering may
+        refuse one (no step left after 2**63 - 1): all are numbered before any is cached."""
+        numbered: list[tuple[str, list[tuple[str, MetricEntry]], dict[str, int]]] = []
+        for run_id, entries in by_run.items():
+            steps = self._steps_of(run_id)
+            next_steps: dict[str, int] = {}
+            for index, (key, (value, step, timestamp)) in enumerate(entries):
+                if step is None:
+                    step = next_steps.get(key, steps.get(key, 0))
+                    if step >= _STEP_LIMIT:
+                        check_step(key, step)  # raises: the step after 2**63 - 1
+                    entries[index] = (key, (value, step, timestamp))  # in place: no copy
+                next_steps[key] = step + 1
+            numbered.append((run_id, entries, next_steps))
+        for run_id, entries, next_steps in numbered:
+            steps = self._cache.steps(run_id)
+            names = len(steps)
+            steps.update(next_steps)
+            self._spend((len(steps) - names) * BYTES_PER_METRIC_NAME)
+            # In parts of what the budget has room for, each value counted with a window
+            # (one call's values are mostly one per name): one call logging millions of
+            # values is persisted as it goes, not held whole.
+            done = 0
+            while done < len(entries):
+                room = self._budget * BYTES_PER_CACHED_VALUE // _BYTES_PER_NEW_VALUE
+                part = entries[done : done + max(1, room)]
+                done += len(part)
+                made = self._cache.append_metrics(run_id, part)
+                lifecycle.hold(self)
+                self._spend(len(part) * BYTES_PER_CACHED_VALUE + made * BYTES_PER_WINDOW)
 
     def log_parameters(
         self,
@@ -450,27 +514,63 @@ class MLTrackingSDK:
         run: Run | str | None,
         checked: list[tuple[str, str]],
     ) -> None:
-        self._cache.stage(pending, self._run_id(run), checked)
-        lifecycle.hold(self)
-        self._spend(text_cost(checked))
+        run_id = self._run_id(run)
 
-    def _spend(self, values: int) -> None:
-        self._budget -= values
+        def cache() -> None:
+            self._cache.stage(pending, run_id, checked)
+            lifecycle.hold(self)
+            self._spend(text_cost(checked) * BYTES_PER_CACHED_VALUE)
+
+        self._write((run_id,), cache)
+
+    def _write(self, run_ids: Iterable[str], cache: Callable[[], None]) -> None:
+        """Run ``cache``, which caches writes to ``run_ids``. Writes to a run other than
+        the active one (logged after end_run with run=) are persisted before returning, as
+        the original SDK sent them at once: then another process sees them and a crash
+        cannot lose them. A persist that fails raises, and keeps them for the next one."""
+        active = self._active
+        if active is not None and all(run_id == active.id for run_id in run_ids):
+            cache()
+            return
+        # Under the persist lock from caching to writing: no other thread's persist can
+        # take half of them, or forget the steps they were numbered from.
+        with self._persist_lock:
+            cache()
+            self._persist(explicit=True)
+
+    def _spend(self, cost: int) -> None:
+        """Count ``cost`` bytes newly held by the cache against the budget."""
+        self._budget -= -(-cost // BYTES_PER_CACHED_VALUE)  # in values, rounded up
         if self._budget <= 0:
             self._check_cache_size()
 
     def _check_cache_size(self) -> None:
         """Persist when what the cache holds has reached its limit.
 
-        The budget counts values logged, an upper bound: windows that are full drop a
-        value for each one added, so the cache may still be below its limit. Then
-        logging goes on with the room that is left.
+        The budget counts what was logged, an upper bound: values beyond a metric's
+        history are dropped here, so the cache may still be below its limit. Then logging
+        goes on with the room that is left.
         """
-        held = self._cache.size_in_values()
-        if held >= self._budget_size:
+        # Trimming takes from the front of windows, as a persist does: not during one. A
+        # persist running in another thread takes the windows, trimming them, anyway.
+        if self._persist_lock.acquire(blocking=False):
+            try:
+                self._cache.trim()
+            finally:
+                self._persist_lock.release()
+        held, windows = self._cache.measure()
+        if held >= self._limit:
             self._persist(explicit=False)
         else:
-            self._budget = self._budget_size - held
+            self._set_budget(self._limit - held, windows)
+
+    def _set_budget(self, room: int, windows: int) -> None:
+        """Let ``room`` bytes be logged before the cache is measured again; but measure it
+        at least every two histories' worth of values while there are few ``windows`` to
+        look at, so that a metric's window (a list) grows little past its history before
+        it is trimmed: the memory the hot path writes to stays small, and fast."""
+        cadence = max(2 * HISTORY_WINDOW, _VALUES_PER_WINDOW_MEASURED * windows)
+        self._budget = max(1, min(room // BYTES_PER_CACHED_VALUE, cadence))
 
     # ------------------------------------------------------------ persisting
 
@@ -493,7 +593,13 @@ class MLTrackingSDK:
         with self._persist_lock:
             active_id = None if self._active is None else self._active.id
             batch = self._cache.take(keep=active_id)
-            self._budget = self._budget_size
+            # What a persist leaves (the active run's next steps and emptied windows, see
+            # cache.py) counts too. But at least half the limit, or half of what it leaves if
+            # more, is logged before the next persist: else a run with thousands of metric
+            # names would persist every value, and each persist costs about as much as what
+            # it leaves (the file looks each name of the run up), however little it writes.
+            kept, windows = self._cache.measure()
+            self._set_budget(max(self._limit - kept, self._limit // 2, kept // 2), windows)
             if not batch.run_ids():
                 deleted: set[str] = set()
             else:
@@ -506,6 +612,7 @@ class MLTrackingSDK:
                         raise
                     self._warn_not_saved(error, batch, at_exit=at_exit)
                     return
+            self._cache.forget_written_steps(keep=active_id)
         if deleted:
             warnings.warn(
                 "values logged to runs that were deleted meanwhile were dropped: "
@@ -882,7 +989,13 @@ class MLTrackingSDK:
         self._known_runs.clear()
         self._next_run_info = {}
         self._budget = self._budget_size
-        self._persist_lock = threading.Lock()  # the fork may have copied it held
+        self._persist_lock = threading.RLock()  # the fork may have copied it held
+
+
+def _item_run(item: Mapping[str, Any], run: Run | str | None) -> Run | str | None:
+    """The run of a log_metrics item: its own ``run`` when given, else the call's."""
+    own: Run | str | None = item.get("run")
+    return run if own is None else own
 
 
 def _metric_names(function: str, metrics: str | Iterable[str] | None) -> list[str] | None:

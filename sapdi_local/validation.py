@@ -309,12 +309,19 @@ def check_time_range(field: str, seconds: float) -> float:
 
 
 def name_value_pairs(
-    function: str, items: object, name: object, value: object, *, value_key: str = "value"
+    function: str,
+    items: object,
+    name: object,
+    value: object,
+    *,
+    value_key: str = "value",
+    other_keys: tuple[str, ...] = (),
 ) -> list[tuple[object, object]]:
     """Turn the accepted call forms into (name, value) pairs.
 
     Accepted: a mapping of name to value; a list of ``{"name": ..., "value": ...}``
-    dicts; or ``name=`` and ``value=`` keywords.
+    dicts, which may also hold ``other_keys`` (the caller reads those) and nothing else;
+    or ``name=`` and ``value=`` keywords.
     """
     if items is not None and name is not None:
         raise InvalidTypeError(
@@ -329,13 +336,30 @@ def name_value_pairs(
     if isinstance(items, Mapping):
         return list(items.items())
     if isinstance(items, Iterable) and not isinstance(items, (str, bytes)):
+        accepted = ("name", value_key, *other_keys)
+        listed = ", ".join(map(repr, accepted[:-1])) + f" and {accepted[-1]!r}"
+        optional = f" (and optionally {', '.join(map(repr, other_keys))})" if other_keys else ""
         pairs: list[tuple[object, object]] = []
         for item in items:
             if not isinstance(item, Mapping) or "name" not in item or value_key not in item:
                 raise InvalidTypeError(
-                    f"{function}() list items must be dicts with 'name' and '{value_key}', "
-                    f"got {item!r}"
+                    f"{function}() list items must be dicts with 'name' and '{value_key}'"
+                    f"{optional}, got {item!r}"
                 )
+            for key in item:
+                if key not in accepted:
+                    # A misspelt key would otherwise be dropped without a word, and a
+                    # 'run' one would send the value to another run than meant.
+                    elsewhere = (
+                        f"; to write to another run, pass run= to {function}()"
+                        if key == "run"
+                        else ""
+                    )
+                    raise InvalidTypeError(
+                        f"{function}() list item {item!r} has the key {key!r}, which items do "
+                        f"not take: an item takes only {listed}. Remove or rename {key!r}"
+                        f"{elsewhere}; nothing of this call was logged"
+                    )
             pairs.append((item["name"], item[value_key]))
         return pairs
     raise InvalidTypeError(

@@ -295,7 +295,8 @@ def test_a_script_dying_of_an_uncaught_exception_fails_its_run(
 def test_values_logged_to_an_ended_run_are_stored_at_exit(
     db_path: Path, sdk: MLTrackingSDK, started_by: str
 ) -> None:
-    """Values logged with run=<id> to an ended run and never persisted are written at exit."""
+    """Values logged with run=<id> to an ended run, from the script that ran it or from
+    another process, are stored (each such call persists before it returns)."""
     if started_by == "the same script":
         prologue = "run_id = tracking.start_run(run_name='ended').id\ntracking.end_run()"
     else:

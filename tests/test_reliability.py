@@ -107,12 +107,25 @@ try:
     report["start_run"] = "accepted"
 except StorageError as error:
     report["start_run"] = str(error)
-# Values logged to the stored run are cached; the persist is refused and keeps them.
+# Values logged to the stored run (not the active one) are persisted by each call: each is
+# refused, raises, and keeps what it logged.
+refusals = []
 for index in range(300):
-    later.log_metric("late", float(index), run=run.id)
-later.log_parameters({"epochs": 3}, run=run.id)
-later.set_tags({"phase": "late"}, run=run.id)
-later.set_labels({"late": {"unit": "s"}}, run=run.id)
+    try:
+        later.log_metric("late", float(index), run=run.id)
+    except StorageError as error:
+        refusals.append(str(error))
+for late_call in (
+    lambda: later.log_parameters({"epochs": 3}, run=run.id),
+    lambda: later.set_tags({"phase": "late"}, run=run.id),
+    lambda: later.set_labels({"late": {"unit": "s"}}, run=run.id),
+):
+    try:
+        late_call()
+    except StorageError as error:
+        refusals.append(str(error))
+report["late_refused"] = len(refusals)
+report["late"] = refusals[0] if refusals else "accepted"
 try:
     later.persist_run()
     report["persist"] = "accepted"
@@ -167,8 +180,9 @@ def test_a_working_folder_the_process_may_not_look_into_still_names_the_scenario
 
 def test_a_read_only_database_is_refused_clearly_and_loses_nothing(open_folder: Path) -> None:
     """A database file that cannot be written (refused by the kernel to an unprivileged
-    process): start_run and persist_run raise StorageError naming the file and the files to
-    make writable; the cached values are kept, and once the modes are fixed a later
+    process): start_run, each call logging to a stored run with run= (which persists) and
+    persist_run raise StorageError naming the file and the files to make writable; the
+    cached values are kept, and once the modes are fixed a later
     persist_run() in the same process writes every one of them and new runs start again.
 
     Found and fixed: a connection opened while the file was read-only stayed read-only, so
@@ -176,7 +190,8 @@ def test_a_read_only_database_is_refused_clearly_and_loses_nothing(open_folder: 
     db = open_folder / "tracking.db"
     report = run_child(READ_ONLY_FILE, open_folder)
     assert report["uid"] != 0
-    for call in ("start_run", "persist"):
+    assert report["late_refused"] == 303  # every call logging to the ended run
+    for call in ("start_run", "late", "persist"):
         message = str(report[call])
         assert message.startswith(f"cannot write to {db}: this process may not write it here")
         assert f"make {db}" in message and "writable (chmod u+w)" in message
