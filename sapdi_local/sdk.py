@@ -39,6 +39,7 @@ from .errors import (
     PersistWarning,
     RunAlreadyActiveError,
     RunNotFoundError,
+    TrackingError,
 )
 from .model import (
     FINISHED,
@@ -658,6 +659,17 @@ class MLTrackingSDK:
         False
         """
         self._cache.clear()
+        self._budget = self._budget_size
+        # The logging path holds the active run's window and step tables: point it at the
+        # new, empty ones, or later values would land where no persist reads them.
+        if self._active is not None:
+            self._windows = self._cache.windows(self._active.id)
+            self._next_steps = self._cache.steps(self._active.id)
+            try:
+                # Steps go on from what is stored, as if the dropped values were never logged.
+                self._next_steps.update(self.store.next_steps(self._active.id))
+            except TrackingError:
+                pass  # the file cannot be read now: steps start again from 0
 
     def _flush_before_read(self) -> None:
         # A read shows what this process logged: write it first, without raising.

@@ -314,3 +314,21 @@ def test_a_writer_whose_file_was_removed_writes_a_new_file_rather_than_nowhere(
     sdk.end_run()
     sdk.close()
     assert run_names(db) == ["second"]
+
+
+def test_discard_pending_drops_what_is_cached_and_logging_goes_on(tmp_path: Path) -> None:
+    db = tmp_path / "t.db"
+    with MLTrackingSDK(db_path=db, scenario="s") as sdk:
+        run = sdk.start_run(run_name="r")
+        sdk.log_metric("loss", 1.0)
+        sdk.persist_run()
+        sdk.log_metric("loss", 2.0)
+        sdk.log_parameters({"dropped": 1})
+        sdk.discard_pending()
+        assert not sdk.has_pending()
+        sdk.log_metric("loss", 3.0)
+        sdk.end_run()
+        history = sdk.get_metrics_history(run=run.id, metrics="loss")[0]
+        assert [value.value for value in history.values] == [1.0, 3.0]
+        assert [value.step for value in history.values] == [0, 1]
+        assert "dropped" not in sdk.get_runs(run=run.id)[0].parameters
