@@ -11,6 +11,7 @@ measures goes on.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import warnings
@@ -665,11 +666,10 @@ class MLTrackingSDK:
         if self._active is not None:
             self._windows = self._cache.windows(self._active.id)
             self._next_steps = self._cache.steps(self._active.id)
-            try:
-                # Steps go on from what is stored, as if the dropped values were never logged.
+            # Steps go on from what is stored, as if the dropped values were never logged;
+            # if the file cannot be read now, they start again from 0.
+            with contextlib.suppress(TrackingError):
                 self._next_steps.update(self.store.next_steps(self._active.id))
-            except TrackingError:
-                pass  # the file cannot be read now: steps start again from 0
 
     def _flush_before_read(self) -> None:
         # A read shows what this process logged: write it first, without raising.
