@@ -124,3 +124,18 @@ def run_python(
             f"child exited {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
         )
     return result
+
+
+def fixture_script(name: str) -> Any:
+    """A script of tests/fixtures loaded as a module, by path: putting that folder on
+    sys.path would also make its data folders importable (tests/fixtures/trackio would pass
+    for the trackio package)."""
+    import importlib.util
+
+    path = Path(__file__).with_name("fixtures") / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"fixtures_{name}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module

@@ -23,6 +23,7 @@ from typing import Any, NamedTuple
 import httpx
 import pytest
 from click.testing import CliRunner, Result
+from conftest import fixture_script
 
 from sapdi_local import MLTrackingSDK
 from sapdi_local.cli import main
@@ -30,8 +31,7 @@ from sapdi_local.errors import InvalidValueError
 from sapdi_local.model import Run, UnreadableFieldWarning
 from sapdi_local.ui.server import Explorer
 
-sys.path.insert(0, str(Path(__file__).with_name("fixtures")))
-import make_edited_databases as script  # noqa: E402  # the script that writes the files
+script = fixture_script("make_edited_databases")  # the script that writes the files
 
 DAMAGED, INTACT = script.DAMAGED, script.INTACT
 RUN_COLUMNS = ("name", "collection", "scenario", "status", "start_time", "end_time")

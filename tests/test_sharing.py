@@ -26,10 +26,7 @@ from typing import Any
 import httpx
 import pytest
 from click.testing import CliRunner
-from conftest import CONTEXT_VARIABLES
-
-sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
-import make_shared_files as files  # noqa: E402
+from conftest import CONTEXT_VARIABLES, fixture_script
 
 from sapdi_local import MLTrackingSDK, tracking  # noqa: E402
 from sapdi_local.cli import main  # noqa: E402
@@ -48,6 +45,7 @@ from sapdi_local.store import (  # noqa: E402
 )
 from sapdi_local.ui.server import Explorer  # noqa: E402
 
+files = fixture_script("make_shared_files")
 NOBODY = 65534
 IS_ROOT = os.geteuid() == 0
 
