@@ -32,7 +32,13 @@ HTML_STYLE = "border-collapse:collapse;font-size:12px"
 # What a terminal would act on rather than show: C0 controls (ESC, newline, carriage
 # return, backspace ...), DEL, C1 controls (CSI ...), and the bidirectional embeddings,
 # overrides and isolates, which reorder the text after them.
-_NOT_SHOWN = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# Control characters, and the invisible ones that move or hide text: zero-width and
+# directional marks, line and paragraph separators, bidi embeddings, overrides and isolates,
+# the byte-order mark and the tag characters.
+_NOT_SHOWN = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff"
+    "\U000e0000-\U000e007f]"
+)
 _ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
@@ -41,7 +47,9 @@ def _escape(match: re.Match[str]) -> str:
     if character in _ESCAPES:
         return _ESCAPES[character]
     code = ord(character)
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
 def printable(text: str) -> str:

@@ -337,3 +337,13 @@ def test_the_exported_board_shows_names_literally(browser: Any, tmp_path: Path) 
     finally:
         context.close()
     assert not errors, f"the page raised: {errors}"
+
+
+@pytest.mark.parametrize(
+    "character",
+    ["\u2028", "\u2029", "\u200e", "\u200f", "\u061c", "\ufeff", "\u200b", "\U000e0041"],
+)
+def test_invisible_characters_that_move_or_hide_text_are_shown_escaped(character: str) -> None:
+    shown = printable(f"run{character}name")
+    assert character not in shown
+    assert shown.startswith("run\\") and shown.endswith("name")
