@@ -389,7 +389,8 @@ class MLTrackingSDK:
         run: Run | str | None = None,
     ) -> None:
         """Log several metrics: a dict of name to value, or a list of dicts with
-        ``name``, ``value`` and optional ``step`` and ``timestamp``.
+        ``name``, ``value`` and optional ``step``, ``timestamp`` and ``run`` (an item's run
+        wins over ``run=``); any other key is refused before anything is logged.
 
         >>> tracking.log_metrics({"accuracy": 0.89, "avg_loss": 0.59})
         """
