@@ -386,3 +386,24 @@ def test_a_name_holding_a_comma_is_selected_alike_by_the_command_line_and_the_ex
             assert exported_names(db, tmp_path, f"--{option}", value) == from_api
     app.close()
     assert sorted(listed_names(db, "--collection", "c,2")) == ["in c,2"]
+
+
+def test_the_explorer_takes_a_sort_direction_in_either_case(sweep: Path) -> None:
+    import httpx
+
+    from sapdi_local.ui.server import Explorer
+
+    app = Explorer(sweep)
+    transport = httpx.WSGITransport(app=app)
+    with httpx.Client(transport=transport, base_url="http://127.0.0.1:8600") as client:
+        orders = [
+            [
+                run["name"]
+                for run in client.get(
+                    "/api/runs", params={"scenario": "a", "sort": "name", "dir": direction}
+                ).json()["runs"]
+            ]
+            for direction in ("DESC", "desc", "Asc")
+        ]
+    app.close()
+    assert orders == [["a-2", "a-1", "a-0"], ["a-2", "a-1", "a-0"], ["a-0", "a-1", "a-2"]]

@@ -345,6 +345,8 @@ def _and(expression: Expression | None, condition: Comparison) -> Expression:
 def _run_order(query: Query) -> list[OrderKey]:
     """The order of the run list: ``order_by``'s keys, or ``sort`` and ``dir`` as keys."""
     sort, direction = _single(query, "sort"), _single(query, "dir")
+    if direction is not None:
+        direction = direction.lower()  # ASC and DESC as the search language writes them
     if direction not in (None, "asc", "desc"):
         raise ApiError(400, f"dir must be asc or desc, got {direction!r}", parameter="dir")
     items = query.get("order_by", ())
