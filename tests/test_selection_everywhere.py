@@ -407,3 +407,40 @@ def test_the_explorer_takes_a_sort_direction_in_either_case(sweep: Path) -> None
         ]
     app.close()
     assert orders == [["a-2", "a-1", "a-0"], ["a-2", "a-1", "a-0"], ["a-0", "a-1", "a-2"]]
+
+
+def test_a_search_past_its_time_limit_is_stopped_with_advice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The explorer stops a search that outlives its time limit (a server's threads must come
+    free): 400 naming where and what to do. Here the limit is 0 s, so any search that takes
+    more than a few thousand SQLite steps is stopped; the same search without a limit works."""
+    import httpx
+
+    from sapdi_local.store import ReadOnlyStore, search_run_records
+    from sapdi_local.ui import api
+    from sapdi_local.ui.server import Explorer
+
+    db = tmp_path / "t.db"
+    with MLTrackingSDK(db_path=db, scenario="s") as sdk:
+        for index in range(300):
+            sdk.start_run(run_name=f"run-{index}")
+            sdk.log_parameters({"p": index})
+            sdk.end_run()
+    expression = "name ILIKE '%un-1%' OR params.p > 100"
+    store = ReadOnlyStore(db)
+    total, _ = search_run_records(store, expression)
+    assert total > 100
+    with pytest.raises(InvalidFilterError, match="took longer than 0 s"):
+        search_run_records(store, expression, time_limit=0)
+    assert search_run_records(store, expression)[0] == total  # the connection still works
+    store.close()
+    monkeypatch.setattr(api, "SEARCH_SECONDS", 0.0)
+    app = Explorer(db)
+    transport = httpx.WSGITransport(app=app)
+    with httpx.Client(transport=transport, base_url="http://127.0.0.1:8600") as client:
+        answer = client.get("/api/runs", params={"where": expression})
+    app.close()
+    assert answer.status_code == 400
+    error = answer.json()["error"]
+    assert error["parameter"] == "where" and "narrow it" in error["message"]

@@ -17,8 +17,10 @@ import json
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, NamedTuple
 
+from ..errors import InvalidFilterError
 from ..search_language import (
     ATTRIBUTE,
     LABEL,
@@ -379,6 +381,28 @@ def _gone_runs(connection: sqlite3.Connection) -> list[str]:
     return [run_id for run_id, host, pid, started in rows if process_is_gone(host, pid, started)]
 
 
+@contextmanager
+def _stopped_after(connection: sqlite3.Connection, seconds: float | None) -> Iterator[None]:
+    """Stop the statements run in the block once ``seconds`` have passed."""
+    if seconds is None:
+        yield
+        return
+    deadline = time.monotonic() + seconds
+    # Called every few thousand SQLite steps; a true answer interrupts the statement.
+    connection.set_progress_handler(lambda: time.monotonic() > deadline, 10_000)
+    try:
+        yield
+    except sqlite3.OperationalError as error:
+        if "interrupted" not in str(error):
+            raise
+        raise InvalidFilterError(
+            f"the search took longer than {seconds:g} s and was stopped; narrow it (fewer "
+            "conditions on different keys, fewer ILIKE patterns) or select fewer runs first"
+        ) from None
+    finally:
+        connection.set_progress_handler(None, 0)
+
+
 def search_run_records(
     store: RunQueries,
     expression: Expression | str | None,
@@ -388,6 +412,7 @@ def search_run_records(
     base_selection: RunFilter | None = None,
     *,
     now: float | None = None,
+    time_limit: float | None = None,
 ) -> tuple[int, list[RunRecord]]:
     """The runs that match ``expression`` (a tree from ``parse_filter``, its text, or None
     for all) and ``base_selection`` (the selectors of get_runs, ANDed), sorted by
@@ -395,7 +420,9 @@ def search_run_records(
     of those the ``limit`` (None: all, else 1 to 100,000) from ``offset`` on: how many
     match in all, and the page's runs with parameters, tags, labels and last metrics, as
     ``select_runs`` gives them. ``now`` (Unix seconds) is what ages such as '-2d' count
-    back from. Every part is read in one snapshot.
+    back from. Every part is read in one snapshot. With ``time_limit`` (seconds), a search
+    that runs longer is stopped with an ``InvalidFilterError`` saying to narrow it: for a
+    server, whose every request must end.
 
     >>> total, records = search_run_records(
     ...     store, "metrics.accuracy > 0.9 and params.optimizer = 'adam'",
@@ -442,17 +469,18 @@ def search_run_records(
             " OFFSET ",
             _bound(offset),
         )
-        cursor = connection.execute(statement.text, statement.arguments)
-        columns = [description[0] for description in cursor.description]
-        rows = cursor.fetchall()
-        if rows:
-            total = int(rows[0][-1]) if paged else offset + len(rows)
-        elif offset:
-            # A page past the end has no row to carry the count.
-            count = _sql("SELECT COUNT(*) FROM ", tables, " WHERE ", where)
-            total = int(connection.execute(count.text, count.arguments).fetchone()[0])
-        else:
-            total = 0
+        with _stopped_after(connection, time_limit):
+            cursor = connection.execute(statement.text, statement.arguments)
+            columns = [description[0] for description in cursor.description]
+            rows = cursor.fetchall()
+            if rows:
+                total = int(rows[0][-1]) if paged else offset + len(rows)
+            elif offset:
+                # A page past the end has no row to carry the count.
+                count = _sql("SELECT COUNT(*) FROM ", tables, " WHERE ", where)
+                total = int(connection.execute(count.text, count.arguments).fetchone()[0])
+            else:
+                total = 0
         if paged:
             columns.pop()  # the count
         # zip stops at the last column: the count, when there is one, is left out.

@@ -246,7 +246,12 @@ def runs(store: ReadOnlyStore, query: Query) -> dict[str, Any]:
     order = _run_order(query)
     offset = _count(query, "offset", 0, MAX_OFFSET) or 0
     limit = _count(query, "limit", None, MAX_LIMIT)
-    total, records = _search(store, expression, _single(query, "q") or None, order, limit, offset)
+    try:
+        total, records = _search(
+            store, expression, _single(query, "q") or None, order, limit, offset
+        )
+    except InvalidFilterError as error:  # stopped after SEARCH_SECONDS
+        raise ApiError(400, str(error), parameter="where") from None
     columns = store.list_runs(_columns_selection(store, options), RunOrder(), limit=0)
     return {
         "total": total,
@@ -305,6 +310,10 @@ def _columns_selection(store: ReadOnlyStore, options: dict[str, Any]) -> RunFilt
     return with_statuses(store, selection, options["statuses"])
 
 
+# A request's search is stopped after this long: the server's threads must come free.
+SEARCH_SECONDS = 10.0
+
+
 def _search(
     store: ReadOnlyStore,
     expression: Expression | None,
@@ -320,7 +329,7 @@ def _search(
     if text is not None:
         expression = _and(expression, Comparison(Key(ATTRIBUTE, "name"), "ILIKE", (f"%{text}%",)))
         if any(character in text for character in "%_\0"):
-            _, wider = search_run_records(store, expression, order)
+            _, wider = search_run_records(store, expression, order, time_limit=SEARCH_SECONDS)
             folded = text.casefold()
             chosen = [
                 record
@@ -329,9 +338,11 @@ def _search(
             ]
             return len(chosen), chosen[offset : None if limit is None else offset + limit]
     if limit == 0:  # the search's pages hold 1 run or more: one is read, for the count
-        total, _ = search_run_records(store, expression, order, 1, offset)
+        total, _ = search_run_records(
+            store, expression, order, 1, offset, time_limit=SEARCH_SECONDS
+        )
         return total, []
-    return search_run_records(store, expression, order, limit, offset)
+    return search_run_records(store, expression, order, limit, offset, time_limit=SEARCH_SECONDS)
 
 
 def _and(expression: Expression | None, condition: Comparison) -> Expression:
