@@ -57,7 +57,7 @@ from .errors import (
     TrackingError,
 )
 from .model import FAILED, FINISHED, RUNNING, TERMINATED
-from .run_rules import check_run_content, check_run_id, check_run_time
+from .run_rules import check_run_content, check_run_id, check_run_time, quoted, shown
 from .store import ImportedRun
 from .validation import (
     HISTORY_WINDOW,
@@ -82,33 +82,10 @@ MLFLOW_STATUS = {
 _HEX_ID = re.compile(r"[0-9a-f]{32}")
 # A source's ids and names can be megabytes long or hold NUL: a report shows printable text
 # up to the longest run id as it is, anything else repr-escaped and cut to about 40 chars.
-SHOWN_AS_IS = 64
-SHOWN_LENGTH = 40
 REASON_LENGTH = 300  # a reason quotes the source's values, which may be megabytes long
 LISTED_ROWS = 100  # malformed trackio rows listed one by one; all of them are counted
 # The errors a row of junk can raise while it is converted, besides our TrackingErrors.
 _JUNK_ERRORS = (ArithmeticError, TypeError, ValueError, RecursionError)
-
-
-def shown(value: object) -> str:
-    """``value`` (an id or a name from a source) as a report may print it: printable text
-    up to a run id's 64 characters as it is, anything else repr-escaped and cut.
-
-    >>> shown("a" * 2_000_000)
-    "'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa..."
-    """
-    if isinstance(value, str) and len(value) <= SHOWN_AS_IS and value.isprintable():
-        return value
-    return quoted(value)
-
-
-def quoted(value: object) -> str:
-    """The repr of ``value`` cut to about ``SHOWN_LENGTH`` characters, made without the
-    repr of a megabyte value."""
-    if isinstance(value, (str, bytes)):
-        value = value[: SHOWN_LENGTH + 1]
-    text = repr(value)
-    return text if len(text) <= SHOWN_LENGTH else text[:SHOWN_LENGTH] + "..."
 
 
 def _described(value: object) -> str:

@@ -40,6 +40,32 @@ _INT64 = 2**63
 MetricRow = tuple[Any, Any, Any, Any]
 
 
+SHOWN_AS_IS = 64  # a run id's length: printable text this long is shown as it is
+SHOWN_LENGTH = 40
+
+
+def shown(value: object) -> str:
+    """``value`` (an id or a name from another file or tracker) as a report may print it:
+    printable text up to a run id's 64 characters as it is, anything else repr-escaped and
+    cut.
+
+    >>> shown("a" * 2_000_000)
+    "'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa..."
+    """
+    if isinstance(value, str) and len(value) <= SHOWN_AS_IS and value.isprintable():
+        return value
+    return quoted(value)
+
+
+def quoted(value: object) -> str:
+    """The repr of ``value`` cut to about ``SHOWN_LENGTH`` characters, made without the
+    repr of a megabyte value."""
+    if isinstance(value, (str, bytes)):
+        value = value[: SHOWN_LENGTH + 1]
+    text = repr(value)
+    return text if len(text) <= SHOWN_LENGTH else text[:SHOWN_LENGTH] + "..."
+
+
 def check_run_id(value: object) -> str:
     """Return ``value`` if it is a run id of the form trackers write."""
     if not isinstance(value, str) or RUN_ID_PATTERN.fullmatch(value) is None:

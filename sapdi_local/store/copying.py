@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..errors import StorageError, TrackingError
 from ..files import publish, refuse_existing, temporary_beside
-from ..run_rules import check_run_content
+from ..run_rules import check_run_content, shown
 from .database import escaped_text
 from .imported import ImportedRun, import_runs
 from .schema import _RUN_COLUMNS, RUN_CHILD_TABLES
@@ -172,7 +172,7 @@ def read_checked_runs(other: ReadOnlyStore) -> tuple[list[ImportedRun], list[dic
         try:
             check_run_content(run.row, run.parameters, run.tags, run.labels, run.metrics)
         except TrackingError as error:
-            skipped.append({"run": shown_id(row.get("id")), "reason": str(error)})
+            skipped.append({"run": shown(row.get("id")), "reason": str(error)})
         else:
             runs.append(run)
     return runs, skipped
@@ -188,10 +188,3 @@ def _text_read_as(
         yield
     finally:
         connection.text_factory = previous
-
-
-def shown_id(value: object) -> str:
-    """A run id as a report shows it: short and printable, whatever the file held."""
-    text = value if isinstance(value, str) else repr(value)
-    text = text.encode("unicode_escape").decode("ascii")
-    return text if len(text) <= 64 else text[:61] + "..."
