@@ -37,6 +37,9 @@ class Figure:
     met: bool | None = None
     note: str = ""
     samples: dict[str, list[float]] = field(default_factory=dict)
+    # What a suite records for its own reports besides the figure (the scaling suite: the
+    # operation, the number of runs, the growth per 10× runs).
+    details: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ratio(self) -> float | None:

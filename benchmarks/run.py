@@ -29,6 +29,7 @@ SUITES = (
     "memory",
     "explorer",
     "search",
+    "scaling",
 )
 DEFAULT_OUT = Path(__file__).parent / "results" / "latest.json"
 
