@@ -1,9 +1,17 @@
-/* The board's exports: one PNG of its charts, and one HTML file that opens offline. */
+/*
+ * The board's exports: one PNG of its charts, and one HTML file that opens offline.
+ *
+ * exportButtons(view, {table, charts}) makes the two buttons for the board's state
+ * (board-state.js), its table element and its chart grid; update() enables them for what
+ * the board holds. exportBoardPng and exportBoardHtml read the page's elements as drawn.
+ */
 
 import { h, download, $ } from '../dom.js';
 import { formatDate } from '../format.js';
 import { state } from '../state.js';
+import { setError } from '../api.js';
 import { FONT, plotlyReady } from '../charts.js';
+import { boardTitle } from './board-state.js';
 
 function exportStamp() {
   const path = state.db ? state.db.path : '';
@@ -126,4 +134,34 @@ export async function exportBoardHtml(table, charts, title) {
     `<script type="application/json" id="board-data">${json}</script>\n` +
     `<script>${boot}</script>\n</body>\n</html>\n`;
   download(new Blob([html], { type: 'text/html;charset=utf-8' }), 'sapdi-board.html');
+}
+
+/* The "Export PNG" and "Export HTML" buttons of the board's page head. */
+export function exportButtons(view, { table, charts }) {
+  const png = h('button', { id: 'export-png', type: 'button', class: 'button' }, 'Export PNG');
+  const html = h('button', { id: 'export-html', type: 'button', class: 'button' }, 'Export HTML');
+
+  function update() {
+    png.disabled = view.board.charts.length === 0;
+    png.title = view.board.charts.length ? 'Download the board\'s charts as one PNG image' : 'Add a chart first';
+    html.disabled = view.board.runs.length === 0;
+    html.title = 'Download the board as one HTML file that opens offline';
+  }
+
+  async function run(button, task) {
+    button.disabled = true;
+    try {
+      await task();
+      setError('export', null);
+    } catch (error) {
+      setError('export', `The export failed: ${error.message}`);
+    } finally {
+      button.disabled = false;
+      update();
+    }
+  }
+
+  png.addEventListener('click', () => run(png, () => exportBoardPng(charts, boardTitle(view))));
+  html.addEventListener('click', () => run(html, () => exportBoardHtml(table, charts, boardTitle(view))));
+  return { buttons: [png, html], update };
 }
