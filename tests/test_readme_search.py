@@ -1,10 +1,11 @@
-"""The README's Search section is executed: every example expression parses, runs through the
+"""The Search page (docs/search.md) is executed: every example expression parses, runs through the
 API and the command line and selects the same runs in both, and its Python block runs."""
 
 from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,32 +14,19 @@ from click.testing import CliRunner
 from sapdi_local import MLTrackingSDK
 from sapdi_local.cli import main
 
-README = (Path(__file__).parent.parent / "README.md").read_text()
-SECTION = README.split("## Search\n", 1)[1].split("\n## ", 1)[0]
+ROOT = Path(__file__).parent.parent
+SECTION = (ROOT / "docs" / "search.md").read_text()
 EXPRESSIONS = re.search(r"```search\n(.*?)\n```", SECTION, re.DOTALL).group(1).splitlines()  # type: ignore[union-attr]
 PYTHON = re.search(r"```python\n(.*?)\n```", SECTION, re.DOTALL).group(1)  # type: ignore[union-attr]
 
 
 @pytest.fixture
 def tour(tmp_path: Path) -> Path:
-    db = tmp_path / "tracking.db"
-    with MLTrackingSDK(db_path=db, scenario="churn", pipeline="train.py") as sdk:
-        for name, rate, optimizer, accuracy, dataset in (
-            ("lr-0.1", 0.1, "adam", 0.87, "v2"),
-            ("lr-0.01", 0.01, "adam", 0.91, "v2"),
-            ("lr-0.001", 0.001, "adam", 0.93, None),
-            ("sgd-0.001", 0.001, "sgd", 0.95, "v1"),
-        ):
-            sdk.start_run(
-                run_collection_name=None if name == "lr-0.1" else "baseline", run_name=name
-            )
-            sdk.log_parameters({"learning_rate": rate, "optimizer": optimizer})
-            if dataset:
-                sdk.set_tags({"dataset": dataset})
-            sdk.set_labels({"accuracy": "percentage"})
-            sdk.log_metrics({"accuracy": accuracy, "loss": 1 - accuracy})
-            sdk.end_run()
-    return db
+    """The documentation's tour database (scripts/build_tour_db.py)."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import build_tour_db
+
+    return build_tour_db.build(tmp_path / "tracking.db")
 
 
 def test_the_section_has_examples() -> None:
@@ -64,7 +52,7 @@ def test_the_python_example_runs(tour: Path) -> None:
     previous = tracking.set_default_sdk(MLTrackingSDK(db_path=tour))
     try:
         namespace: dict[str, object] = {}
-        exec(compile(PYTHON, "README.md", "exec"), namespace)
+        exec(compile(PYTHON, "docs/search.md", "exec"), namespace)
         assert [run.name for run in namespace["best"]] == ["lr-0.001", "lr-0.01"]  # type: ignore[attr-defined]
     finally:
         tracking.set_default_sdk(previous).close()
