@@ -78,11 +78,13 @@ def tour_environment(folder: Path, *, seed: str, now: float = COMMANDS_NOW) -> d
     environment = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith("SAPDI_") and key not in ("XDG_DATA_HOME", "PYTHONPATH")
+        if not key.startswith("SAPDI_") and key != "XDG_DATA_HOME"
     }
+    # The tour's clock first; a PYTHONPATH given (a checkout to document) after it.
+    search_path = [str(folder / "site"), *filter(None, [os.environ.get("PYTHONPATH")])]
     environment.update(
         HOME=str(folder / "home"),
-        PYTHONPATH=str(folder / "site"),
+        PYTHONPATH=os.pathsep.join(search_path),
         SAPDI_TOUR_NOW=repr(now),
         SAPDI_TOUR_SEED=seed,
         SAPDI_SCENARIO="churn",
