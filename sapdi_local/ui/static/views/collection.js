@@ -1,88 +1,48 @@
 /*
  * #/collection : the runs of one collection (or of all), filtered, sorted, selected and
- * charted. The table is runs-table.js, the filter box filter.js, the parallel-coordinates
- * chart parcoords.js, the CSV download table-csv.js and the charts collection-charts.js;
- * this module holds the view's state, keeps it in the address (see routes.js) and asks the
- * API for the rows.
+ * charted.
+ *
+ * This module wires the view's parts: its state (collection-state.js, read from the address
+ * and kept there), the filters (collection-filters.js), the table (runs-table.js), the
+ * selection (collection-selection.js), the parallel-coordinates chart (parcoords.js), the
+ * CSV download (table-csv.js) and the charts (collection-charts.js). It asks the API for
+ * the rows and tells each part what changed. collectionView(route) answers the view main.js
+ * drives: start(), refresh(), destroy() and dead.
  */
 
-import { h, debounce, pageHead, $ } from '../dom.js';
-import { state, displayNameOf } from '../state.js';
-import { apiRaw, scopeQuery, setError } from '../api.js';
-import { enc, collectionHash, replaceHash, openBoardWith } from '../routes.js';
-import { chartOptionsFromRoute, chartOptionPairs } from '../chart-options.js';
+import { h, pageHead, $ } from '../dom.js';
+import { displayNameOf } from '../state.js';
+import { apiRaw, setError } from '../api.js';
+import { replaceHash } from '../routes.js';
+import { PAGE_SIZE, collectionState, collectionAddress, runsQuery, takeRuns } from './collection-state.js';
+import { collectionFilters } from './collection-filters.js';
 import { collectionCharts } from './collection-charts.js';
-import { filterBox, filterFromRoute, filterPair, filterParams } from './filter.js';
+import { selectionBar } from './collection-selection.js';
 import { runsTable } from './runs-table.js';
-import { parcoordsFromRoute, parcoordsPairs, parcoordsPanel } from './parcoords.js';
-import { downloadRunsCsv } from './table-csv.js';
-
-const PAGE_SIZE = 200;
-
-const STATUSES = ['RUNNING', 'FINISHED', 'FAILED', 'INTERRUPTED', 'TERMINATED', 'KILLED'];
+import { parcoordsPanel } from './parcoords.js';
+import { csvButton } from './table-csv.js';
 
 export function collectionView(route) {
-  const scenario = route.get('scenario');
-  const collection = route.get('collection');
-  const view = {
-    dead: false,
-    runs: [],
-    total: 0,
-    known: new Map(),
-    selected: new Set(route.list('sel', ',')),
-    hidden: new Set(route.list('hide', ',')),
-    sort: route.get('sort') || 'start',
-    dir: route.get('dir') === 'asc' || route.get('dir') === 'desc' ? route.get('dir') : null,
-    filter: filterFromRoute(route),
-    tag: route.get('tag'),
-    status: route.get('status'),
-    pc: parcoordsFromRoute(route),
-    chartOptions: chartOptionsFromRoute(route),
-    keep: null, // the brushing's test of a run, while ranges are brushed
-    pageSize: PAGE_SIZE,
-    shown: PAGE_SIZE,
-    text: null,
-    loadSeq: 0,
-    columns: { params: [], tags: [], metrics: [] },
-    error: null,
-    filterError: null,
-  };
-  // Sorting and paging happen on the server: the table asks for the first view.shown runs
-  // in view.sort order, so a collection of 10,000 runs costs only the rows on the page.
-  if (!view.dir) view.dir = view.sort === 'start' ? 'desc' : 'asc';
-  const main = $('#main');
+  const view = collectionState(route);
+  const { scenario, collection } = view;
   const title = collection ? displayNameOf(scenario, collection) || collection : 'All runs';
   const count = h('span', { class: 'muted' });
   const crumbs = [h('a', { href: '#/' }, 'Collections')];
   if (scenario) crumbs.push(h('span', { class: 'sep' }, '/'), h('span', null, scenario));
 
-  const filter = filterBox(view.filter, (text) => {
-    view.filter = text;
-    refilter();
-  });
-  const tagInput = h('input', {
-    id: 'filter-tag', type: 'search', placeholder: 'Tag KEY=VALUE', value: view.tag, autocomplete: 'off',
-    'aria-label': 'Filter by tag, written KEY=VALUE',
-  });
-  const statusSelect = h(
-    'select',
-    { id: 'filter-status', 'aria-label': 'Filter by status' },
-    h('option', { value: '' }, 'All statuses'),
-    ((state.db && state.db.statuses) || STATUSES).map((status) => h('option', { value: status }, status)),
-  );
-  statusSelect.value = view.status;
-  const selectionInfo = h('span', { class: 'selection-info muted' });
-  const clearButton = h('button', { type: 'button', class: 'button subtle', text: 'Clear selection' });
-  const compareButton = h('button', { id: 'compare-selected', type: 'button', class: 'button primary', disabled: true }, 'Compare');
-  const csvButton = h('button', { id: 'download-csv', type: 'button', class: 'button', title: 'Every run the filters select, with the columns shown' }, 'Download CSV');
+  /* A change of what the table lists: its first page again, in the address, from the API. */
+  function reload() {
+    view.shown = PAGE_SIZE;
+    saveHash();
+    load();
+  }
+
+  const filters = collectionFilters(view, { onChange: reload });
+  const selection = selectionBar(view, { onChange: () => selectionChanged() });
   const table = runsTable(view, {
     collection,
     count,
-    onSort: () => {
-      view.shown = PAGE_SIZE;
-      saveHash();
-      load();
-    },
+    onSort: reload,
     onColumns: () => {
       saveHash();
       table.render();
@@ -101,108 +61,30 @@ export function collectionView(route) {
     },
   });
   const charts = collectionCharts(view, { onOptions: () => saveHash() });
+  const csv = csvButton(() => ({ params: runsQuery(view), shown: table.visibleColumns(), keep: view.keep, collection }));
 
-  main.append(
-    pageHead(crumbs, title, [selectionInfo, clearButton, compareButton], count),
-    h('div', { class: 'filter-row' }, filter.element),
-    h(
-      'div',
-      { class: 'toolbar' },
-      h('div', { class: 'field' }, tagInput),
-      h('div', { class: 'field' }, statusSelect),
-      table.columnsButton,
-      parcoords.toggle,
-      csvButton,
-    ),
+  $('#main').append(
+    pageHead(crumbs, title, selection.elements, count),
+    h('div', { class: 'filter-row' }, filters.box),
+    h('div', { class: 'toolbar' }, filters.tag, filters.status, table.columnsButton, parcoords.toggle, csv),
     h('div', { class: 'card table-card' }, h('div', { class: 'table-wrap' }, table.table), table.foot),
     parcoords.section,
     charts.section,
   );
 
   function saveHash() {
-    const defaultSort = view.sort === 'start' && view.dir === 'desc';
-    replaceHash(
-      collectionHash(scenario, collection, [
-        filterPair(view.filter),
-        ['tag', view.tag],
-        ['status', view.status],
-        ['sort', defaultSort ? '' : view.sort],
-        ['dir', defaultSort ? '' : view.dir],
-        ['hide', [...view.hidden].map(enc).join(','), true],
-        ['sel', [...view.selected].map(enc).join(','), true],
-        ...parcoordsPairs(view.pc),
-        ...chartOptionPairs(view.chartOptions),
-      ]),
-    );
-  }
-
-  /* The API query of the table's rows, without the page (limit, offset). */
-  function query() {
-    return [
-      ...scopeQuery(scenario, collection),
-      ...filterParams(view.filter),
-      ['tag', view.tag],
-      ['status', view.status],
-      ['sort', view.sort],
-      ['dir', view.dir],
-    ];
-  }
-
-  const refilter = debounce(() => {
-    view.shown = PAGE_SIZE;
-    saveHash();
-    load();
-  }, 250);
-  tagInput.addEventListener('input', () => {
-    view.tag = tagInput.value.trim();
-    refilter();
-  });
-  statusSelect.addEventListener('change', () => {
-    view.status = statusSelect.value;
-    view.shown = PAGE_SIZE;
-    saveHash();
-    load();
-  });
-  compareButton.addEventListener('click', () => {
-    if (view.selected.size) openBoardWith([...view.selected]);
-  });
-  clearButton.addEventListener('click', () => {
-    view.selected.clear();
-    selectionChanged();
-  });
-  csvButton.addEventListener('click', async () => {
-    csvButton.disabled = true;
-    csvButton.textContent = 'Preparing CSV…';
-    try {
-      await downloadRunsCsv(query(), table.visibleColumns(), view.keep, collection);
-      setError('export', null);
-    } catch (error) {
-      setError('export', `The CSV could not be made: ${error.message}`);
-    } finally {
-      csvButton.disabled = false;
-      csvButton.textContent = 'Download CSV';
-    }
-  });
-
-  function updateSelectionInfo() {
-    const size = view.selected.size;
-    compareButton.disabled = size === 0;
-    compareButton.textContent = size ? `Compare ${size} run${size === 1 ? '' : 's'}` : 'Compare';
-    clearButton.hidden = size === 0;
-    selectionInfo.textContent = size ? `${size} selected` : 'Select runs to chart and compare them';
+    replaceHash(collectionAddress(view));
   }
 
   function selectionChanged() {
     saveHash();
-    updateSelectionInfo();
+    selection.update();
     table.syncSelection();
     charts.soon();
   }
 
   function showRuns(body) {
-    view.runs = body.runs;
-    view.total = body.total;
-    for (const run of view.runs) view.known.set(run.id, run);
+    takeRuns(view, body);
     table.setColumns(body.columns);
     parcoords.update();
     table.render();
@@ -212,7 +94,7 @@ export function collectionView(route) {
   function showFailure(error) {
     if (error.details && error.details.parameter === 'where') {
       view.filterError = error.message;
-      filter.showError(error, view.filter);
+      filters.showError(error, view.filter);
       setError('view', null);
       if (view.text === null) table.render();
       return;
@@ -226,11 +108,11 @@ export function collectionView(route) {
   async function load() {
     const seq = ++view.loadSeq;
     try {
-      const { body, text } = await apiRaw('/api/runs', [...query(), ['limit', String(view.shown)]]);
+      const { body, text } = await apiRaw('/api/runs', [...runsQuery(view), ['limit', String(view.shown)]]);
       if (view.dead || seq !== view.loadSeq) return;
       view.error = null;
       view.filterError = null;
-      filter.clearError();
+      filters.clearError();
       setError('view', null);
       if (text !== view.text) {
         view.text = text;
@@ -244,16 +126,20 @@ export function collectionView(route) {
     if (!view.dead) await charts.update(false);
   }
 
-  view.start = () => {
-    updateSelectionInfo();
-    parcoords.update();
-    load();
+  return {
+    get dead() {
+      return view.dead;
+    },
+    start() {
+      selection.update();
+      parcoords.update();
+      load();
+    },
+    refresh: () => load(),
+    destroy() {
+      view.dead = true;
+      charts.destroy();
+      parcoords.destroy();
+    },
   };
-  view.refresh = () => load();
-  view.destroy = () => {
-    view.dead = true;
-    charts.destroy();
-    parcoords.destroy();
-  };
-  return view;
 }

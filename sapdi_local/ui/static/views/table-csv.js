@@ -7,10 +7,13 @@
  * comma, a quote, a line break or spaces at its ends is quoted (RFC 4180, lines end in
  * CRLF). Text starting with = + - @ or a tab or carriage return, which a spreadsheet would
  * run as a formula, gets a leading ' (but for plain numbers such as -0.5).
+ *
+ * csvButton(request) is the table's "Download CSV" button; request() answers what the
+ * file holds when it is pressed: {params, shown, keep, collection} (downloadRunsCsv's).
  */
 
-import { download } from '../dom.js';
-import { api } from '../api.js';
+import { h, download } from '../dom.js';
+import { api, setError } from '../api.js';
 
 const PAGE = 5000;
 const PLAIN_NUMBER = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
@@ -66,4 +69,24 @@ export async function downloadRunsCsv(params, shown, keep, collection) {
   const runs = keep ? all.filter(keep) : all;
   download(new Blob([runsCsv(runs, shown)], { type: 'text/csv;charset=utf-8' }), csvFileName(collection));
   return runs.length;
+}
+
+/* The "Download CSV" button; a failure is shown in the page's messages. */
+export function csvButton(request) {
+  const button = h('button', { id: 'download-csv', type: 'button', class: 'button', title: 'Every run the filters select, with the columns shown' }, 'Download CSV');
+  button.addEventListener('click', async () => {
+    button.disabled = true;
+    button.textContent = 'Preparing CSV…';
+    try {
+      const { params, shown, keep, collection } = request();
+      await downloadRunsCsv(params, shown, keep, collection);
+      setError('export', null);
+    } catch (error) {
+      setError('export', `The CSV could not be made: ${error.message}`);
+    } finally {
+      button.disabled = false;
+      button.textContent = 'Download CSV';
+    }
+  });
+  return button;
 }
