@@ -1,34 +1,18 @@
-/* #/run/ID : one run's context, parameters, tags, labels, metrics and charts. */
+/*
+ * #/run/ID : one run's context, parameters, tags, labels, metrics and charts.
+ *
+ * This module holds the view's state (the run as last read, its histories, the chart
+ * options, kept in the address as log= and smooth=), asks the API for the run and its
+ * histories, and draws the run's tables (run-details.js) and charts (charts.js).
+ * runView(route) answers the view main.js drives: start(), refresh(), destroy() and dead.
+ */
 
-import { h, statusBadge, pageHead, emptyState, $ } from '../dom.js';
-import { collator, unique, formatDate, formatDuration, formatNumber, formatMetric, runDuration, labelFormat, runName } from '../format.js';
-import { systemParameters, systemTags, userEntries } from '../state.js';
+import { h, pageHead, emptyState, $ } from '../dom.js';
 import { apiRaw, api, setError } from '../api.js';
-import { enc, collectionHash, runHash, replaceHash, openBoardWith } from '../routes.js';
+import { enc, runHash, replaceHash } from '../routes.js';
 import { PALETTE, purgeCharts, renderMetricCharts } from '../charts.js';
 import { chartOptionsFromRoute, chartOptionPairs, chartControls } from '../chart-options.js';
-
-function keyValueTable(id, rows, emptyText) {
-  const body = h('tbody');
-  for (const [name, value] of rows) {
-    body.append(h('tr', null, h('th', { scope: 'row' }, name), h('td', null, value === null || value === undefined || value === '' ? '—' : value)));
-  }
-  if (!rows.length) body.append(h('tr', { class: 'empty-row' }, h('td', { colspan: '2' }, emptyText)));
-  return h('table', { id, class: 'data-table kv-table' }, body);
-}
-
-/* The stored fields of a run that cannot be read (left out of what the page shows), each
- * with why; nothing when every field can be read. */
-function unreadableNote(run) {
-  if (!run.unreadable || !run.unreadable.length) return null;
-  return h(
-    'section',
-    { id: 'run-unreadable', class: 'card unreadable-note' },
-    h('h2', null, 'Unreadable fields'),
-    h('p', { class: 'muted' }, 'The database holds values here that sapdi-local does not write; they are left out of this page.'),
-    h('ul', null, run.unreadable.map((item) => h('li', null, item.reason))),
-  );
-}
+import { runDetails } from './run-details.js';
 
 export function runView(route) {
   const id = route.segments.slice(1).join('/');
@@ -41,94 +25,11 @@ export function runView(route) {
     replaceHash(runHash(id, chartOptionPairs(view.chartOptions)));
     if (view.run && view.histories) drawCharts(view.run, view.histories);
   });
+  const chartsSection = h('section', { class: 'charts-section' }, h('div', { class: 'section-head' }, h('h2', null, 'Charts'), controls), chartsHint, charts);
 
   function drawCharts(run, histories) {
     view.histories = histories;
     return renderMetricCharts(charts, [run], histories, () => PALETTE[0], `run|${run.id}`, view.chartOptions);
-  }
-
-  function render(run) {
-    const system = systemParameters();
-    const tags = systemTags();
-    const collectionLink = h(
-      'a',
-      { href: collectionHash(run.scenario, run.collection) },
-      run.collection_display_name || run.collection,
-    );
-    const addButton = h('button', { type: 'button', class: 'button primary', id: 'add-to-board' }, 'Add to board');
-    addButton.addEventListener('click', () => openBoardWith([run.id]));
-    const stats = run.metric_stats || {};
-    const metricNames = unique([...Object.keys(stats), ...Object.keys(run.metrics || {})]).sort(collator.compare);
-    const metricsBody = h('tbody');
-    for (const name of metricNames) {
-      const stat = stats[name] || { last: run.metrics[name] };
-      const format = labelFormat([run], name);
-      metricsBody.append(
-        h(
-          'tr',
-          { dataset: { metric: name } },
-          h('th', { scope: 'row' }, name),
-          h('td', { class: 'num' }, formatMetric(stat.last, format)),
-          h('td', { class: 'num' }, formatMetric(stat.min, format)),
-          h('td', { class: 'num' }, formatMetric(stat.max, format)),
-          h('td', { class: 'num' }, stat.count === undefined ? '—' : formatNumber(stat.count)),
-        ),
-      );
-    }
-    if (!metricNames.length) metricsBody.append(h('tr', { class: 'empty-row' }, h('td', { colspan: '5' }, 'No metrics logged yet.')));
-    const process = run.process || {};
-    const context = [
-      ['Run id', run.id],
-      ['Name', runName(run)],
-      ['Status', statusBadge(run.status)],
-      ['Scenario', run.scenario],
-      ['Scenario version', run.scenario_version],
-      ['Collection', run.collection_display_name || run.collection],
-      ['Notebook', run.notebook],
-      ['Pipeline', run.pipeline],
-      ['Execution', run.execution],
-      ['Start', formatDate(run.start_time)],
-      ['End', run.end_time ? formatDate(run.end_time) : run.status === 'RUNNING' ? 'still running' : '—'],
-      ['Duration', formatDuration(runDuration(run))],
-      ['Host', process.host],
-      ['Process id', process.pid === null || process.pid === undefined ? null : String(process.pid)],
-    ];
-    const labels = Object.keys(run.labels || {})
-      .sort(collator.compare)
-      .map((name) => [name, h('code', null, JSON.stringify(run.labels[name]))]);
-    root.replaceChildren(
-      pageHead(
-        [h('a', { href: '#/' }, 'Collections'), h('span', { class: 'sep' }, '/'), h('span', null, run.scenario), h('span', { class: 'sep' }, '/'), collectionLink],
-        h('span', { class: 'title-with-badge' }, h('span', null, runName(run)), statusBadge(run.status)),
-        [addButton],
-        `Started ${formatDate(run.start_time)} · ${formatDuration(runDuration(run))}`,
-      ),
-      unreadableNote(run),
-      h(
-        'div',
-        { class: 'run-grid' },
-        h('section', { class: 'card' }, h('h2', null, 'Context'), keyValueTable('run-context', context, '')),
-        h(
-          'div',
-          { class: 'run-column' },
-          h('section', { class: 'card' }, h('h2', null, 'Parameters'), keyValueTable('run-parameters', userEntries(run.parameters, system), 'No parameters.')),
-          h('section', { class: 'card' }, h('h2', null, 'Tags'), keyValueTable('run-tags', userEntries(run.tags, tags), 'No tags.')),
-          h('section', { class: 'card' }, h('h2', null, 'Labels'), keyValueTable('run-labels', labels, 'No labels.')),
-        ),
-        h(
-          'section',
-          { class: 'card metrics-card' },
-          h('h2', null, 'Metrics'),
-          h(
-            'table',
-            { id: 'run-metrics', class: 'data-table' },
-            h('thead', null, h('tr', null, h('th', null, 'Metric'), h('th', { class: 'num' }, 'Last'), h('th', { class: 'num' }, 'Min'), h('th', { class: 'num' }, 'Max'), h('th', { class: 'num' }, 'Count'))),
-            metricsBody,
-          ),
-        ),
-      ),
-      h('section', { class: 'charts-section' }, h('div', { class: 'section-head' }, h('h2', null, 'Charts'), controls), chartsHint, charts),
-    );
   }
 
   async function loadCharts(run) {
@@ -156,8 +57,8 @@ export function runView(route) {
       if (changed) {
         view.text = text;
         view.run = body;
-        // The charts' divs move into the new layout as they are, keeping zoom and legend.
-        render(body);
+        // The charts' section moves into the new layout as it is, keeping zoom and legend.
+        root.replaceChildren(...runDetails(body, chartsSection));
       }
       if (changed || live) await loadCharts(body);
     } catch (error) {
