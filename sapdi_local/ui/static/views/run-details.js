@@ -118,5 +118,5 @@ export function runDetails(run, chartsSection) {
       h('section', { class: 'card metrics-card' }, h('h2', null, 'Metrics'), metricsTable(run)),
     ),
     chartsSection,
-  ];
+  ].filter((part) => part !== null); // the caller's replaceChildren would show a null as "null"
 }

@@ -34,10 +34,11 @@ export function runsTable(view, { collection, count, onSort, onColumns, onSelect
       tags: ((columns && columns.tags) || []).filter((name) => !tags.has(name)),
       metrics: (columns && columns.metrics) || [],
     };
+    // replaceChildren, unlike h(), would write a null as the text "null".
     menu.replaceChildren(
       ...GROUPS.flatMap((group) => [
         h('div', { class: 'menu-title' }, group.title),
-        view.columns[group.key].length ? null : h('div', { class: 'muted small' }, 'none'),
+        ...(view.columns[group.key].length ? [] : [h('div', { class: 'muted small' }, 'none')]),
         ...view.columns[group.key].map((name) => columnToggle(`${group.prefix}:${name}`, name)),
       ]),
     );
