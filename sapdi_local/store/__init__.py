@@ -31,7 +31,7 @@ from .schema import (
     SCHEMA_VERSION,
     apply_migrations,
 )
-from .selection import ORDER_KINDS, RunFilter, RunOrder, RunPage, RunRecord
+from .selection import RunFilter, RunRecord
 from .writing import RUN_UPDATE_COLUMNS, PersistBatch, Store
 from .writing import _collector_paused as _collector_paused  # a test pauses the collector
 
@@ -43,7 +43,6 @@ __all__ = [
     "MIGRATIONS",
     "MIGRATIONS_TABLE",
     "MIGRATION_SET",
-    "ORDER_KINDS",
     "RUN_CHILD_TABLES",
     "RUN_UPDATE_COLUMNS",
     "SCHEMA_VERSION",
@@ -54,8 +53,6 @@ __all__ = [
     "PushState",
     "ReadOnlyStore",
     "RunFilter",
-    "RunOrder",
-    "RunPage",
     "RunRecord",
     "Store",
     "apply_migrations",

@@ -14,7 +14,7 @@ from ..files import publish, refuse_existing, temporary_beside
 from ..run_rules import check_run_content, shown
 from .database import escaped_text
 from .imported import ImportedRun, import_runs
-from .schema import _RUN_COLUMNS, RUN_CHILD_TABLES
+from .schema import _RUN_COLUMNS, METRIC_VALUES, RUN_CHILD_TABLES, add_to_count
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -85,8 +85,14 @@ def _keep_only(connection: sqlite3.Connection, run_ids: Sequence[str]) -> None:
     connection.executemany("INSERT OR IGNORE INTO kept (id) VALUES (?)", ((i,) for i in run_ids))
     connection.execute("BEGIN IMMEDIATE")
     dropped = "(SELECT key FROM runs WHERE id NOT IN (SELECT id FROM temp.kept))"
+    # A copy of a file from a release before the stored counts has none to keep up.
+    counted = connection.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'stored_counts'"
+    ).fetchone()
     for table in RUN_CHILD_TABLES:
-        connection.execute(f"DELETE FROM {table} WHERE run_key IN {dropped}")
+        deleted = connection.execute(f"DELETE FROM {table} WHERE run_key IN {dropped}").rowcount
+        if table == "metrics" and counted:
+            add_to_count(connection, METRIC_VALUES, -deleted)
     connection.execute("DELETE FROM runs WHERE id NOT IN (SELECT id FROM temp.kept)")
     connection.execute("COMMIT")
     connection.execute("VACUUM")

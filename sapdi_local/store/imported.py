@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..validation import HISTORY_WINDOW
-from .schema import _RUN_COLUMNS, RUN_CHILD_TABLES
+from .schema import _RUN_COLUMNS, METRIC_VALUES, RUN_CHILD_TABLES, add_to_count
 from .writing import _collector_paused
 
 if TYPE_CHECKING:
@@ -67,7 +67,11 @@ def import_runs(
                     unchanged.append(run_id)
                 elif replace:
                     for table in RUN_CHILD_TABLES:
-                        connection.execute(f"DELETE FROM {table} WHERE run_key = ?", (row[0],))
+                        deleted = connection.execute(
+                            f"DELETE FROM {table} WHERE run_key = ?", (row[0],)
+                        ).rowcount
+                        if table == "metrics":
+                            add_to_count(connection, METRIC_VALUES, -deleted)
                     connection.execute("DELETE FROM runs WHERE key = ?", (row[0],))
                     _insert_imported(connection, run)
                     replaced.append(run_id)
@@ -133,11 +137,12 @@ def _insert_imported(connection: sqlite3.Connection, run: ImportedRun) -> None:
     for name, values in run.metrics.items():
         if not values:
             continue
-        connection.executemany(
+        inserted = connection.executemany(
             "INSERT INTO metrics (run_key, name, seq, value, step, timestamp) "
             "VALUES (?, ?, ?, ?, ?, ?)",
             [(key, name, *value) for value in values[-HISTORY_WINDOW:]],
-        )
+        ).rowcount
+        add_to_count(connection, METRIC_VALUES, inserted)
         seq, value, step, timestamp = values[-1]
         connection.execute(
             "INSERT INTO latest_metrics (run_key, name, seq, step, timestamp, value) "

@@ -7,18 +7,20 @@ import sqlite3
 from collections.abc import Mapping, Sequence
 
 from ..errors import RunNotFoundError
-from .database import Database, _chunks
+from .database import Database, _chunks, decoded_read
 from .selection import RunFilter, RunRecord, _run_conditions
 
 
 class RunQueries(Database):
     """The reads of runs and their metrics, each in one snapshot."""
 
+    @decoded_read
     def run_exists(self, run_id: str) -> bool:
         with self._reading() as connection:
             row = connection.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone()
         return row is not None
 
+    @decoded_read
     def select_runs(self, selection: RunFilter) -> list[RunRecord]:
         """The selected runs, newest first, with parameters, tags, labels and last metrics."""
         with self._reading() as connection:
@@ -31,6 +33,7 @@ class RunQueries(Database):
             self._attach_details(connection, records)
         return list(records.values())
 
+    @decoded_read
     def metric_history(
         self, run_id: str, names: Sequence[str] | None
     ) -> dict[str, list[tuple[float, int | None, float]]]:
@@ -58,6 +61,7 @@ class RunQueries(Database):
                 ).fetchall()
         return history
 
+    @decoded_read
     def next_steps(self, run_id: str) -> dict[str, int]:
         """Per metric of a run, the step its next value gets when none is given: one more
         than its latest value's step (its count of stored values if that has no step)."""
@@ -69,6 +73,7 @@ class RunQueries(Database):
             ).fetchall()
         return dict(rows)
 
+    @decoded_read
     def metric_histories(
         self, run_ids: Sequence[str], names: Sequence[str] | None
     ) -> dict[str, dict[str, list[tuple[float, int | None, float]]]]:
@@ -92,6 +97,7 @@ class RunQueries(Database):
                 histories[run_id] = history
         return histories
 
+    @decoded_read
     def metric_values_after(
         self, run_id: str, after: Mapping[str, int]
     ) -> dict[str, list[tuple[int, float, int | None, float]]]:
@@ -114,6 +120,7 @@ class RunQueries(Database):
                     values.setdefault(name, []).append((seq, value, step, timestamp))
         return values
 
+    @decoded_read
     def scenarios(self) -> list[tuple[str, str | None]]:
         """Each stored scenario with the version of its newest run."""
         with self._reading() as connection:

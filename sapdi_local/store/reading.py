@@ -8,17 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import StorageError
 from .copying import _export_copy
-from .database import FILE_MODE, lenient_text, open_read_only
+from .database import FILE_MODE, decoded_read, open_read_only
 from .queries import RunQueries
-from .selection import (
-    _ORDER_EXPRESSIONS,
-    ORDER_KINDS,
-    RunFilter,
-    RunOrder,
-    RunPage,
-    RunRecord,
-    _run_conditions,
-)
+from .schema import METRIC_VALUES
+from .selection import RunFilter, _run_conditions
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -28,6 +21,9 @@ if TYPE_CHECKING:
 class ReadOnlyStore(RunQueries):
     """A database opened only to read: never created, migrated or locked.
 
+    Text that is not UTF-8 (a file edited by another tool) would stop every read of the
+    row holding it: this store shows it with U+FFFD in its place instead.
+
     For tools that look at a file (the command line, the explorer): a missing path or a
     file that is not a tracking database is an error rather than a new empty database. It
     has the reads of every store and none of the writes.
@@ -36,6 +32,8 @@ class ReadOnlyStore(RunQueries):
     >>> store.counts()["runs"]
     3
     """
+
+    shows_undecodable_text = True
 
     def _open(self) -> sqlite3.Connection:
         if not self.path.exists():
@@ -47,22 +45,30 @@ class ReadOnlyStore(RunQueries):
         if not self.path.is_file():
             raise StorageError(f"{self.path} is not a file; choose a database file with --db PATH")
         connection, _, self.snapshot_note = open_read_only(self.path)
-        # Text that is not UTF-8 (a file edited by another tool) would stop every read of
-        # the row holding it: readers show it with U+FFFD in its place instead.
-        connection.text_factory = lenient_text
         return connection
 
     # ---- summaries
 
+    @decoded_read
     def counts(self) -> dict[str, int]:
-        """How many scenarios, collections, runs and stored metric values the file holds."""
+        """How many scenarios, collections, runs and stored metric values the file holds,
+        each from an index or a kept count: no read of every value."""
         with self._reading() as connection:
+            # One walk of the index on (scenario, collection), which groups in its order.
             scenarios, collections, runs = connection.execute(
-                "SELECT COUNT(DISTINCT scenario), "
-                "(SELECT COUNT(*) FROM (SELECT DISTINCT scenario, collection FROM runs)), "
-                "COUNT(*) FROM runs"
+                "SELECT COUNT(DISTINCT scenario), COUNT(*), IFNULL(SUM(runs), 0) FROM ("
+                "SELECT scenario, COUNT(*) AS runs FROM runs GROUP BY scenario, collection)"
             ).fetchone()
-            (values,) = connection.execute("SELECT COUNT(*) FROM metrics").fetchone()
+            counted = (
+                connection.execute(
+                    "SELECT value FROM stored_counts WHERE name = ?", (METRIC_VALUES,)
+                ).fetchone()
+                if self._has_table(connection, "stored_counts")
+                else None
+            )
+            # A file of a release before the stored counts (read, never migrated, here)
+            # is counted the long way.
+            (values,) = counted or connection.execute("SELECT COUNT(*) FROM metrics").fetchone()
         return {
             "scenarios": int(scenarios),
             "collections": int(collections),
@@ -70,6 +76,14 @@ class ReadOnlyStore(RunQueries):
             "values": int(values),
         }
 
+    @staticmethod
+    def _has_table(connection: sqlite3.Connection, name: str) -> bool:
+        row = connection.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+        ).fetchone()
+        return row is not None
+
+    @decoded_read
     def collections(self) -> list[dict[str, Any]]:
         """Each (scenario, collection) with its run count and its newest run's start."""
         with self._reading() as connection:
@@ -89,55 +103,41 @@ class ReadOnlyStore(RunQueries):
             for scenario, collection, is_default, runs, last_start in rows
         ]
 
-    def list_runs(
-        self, selection: RunFilter, order: RunOrder, *, limit: int | None, offset: int = 0
-    ) -> RunPage:
-        """A page of the selected runs sorted in SQL, so that a long list costs only the
-        rows shown. Text parameters and tags sort as numbers when they are numbers."""
-        if order.by not in _ORDER_EXPRESSIONS:
-            raise ValueError(f"cannot sort runs by {order.by!r}; choose one of {ORDER_KINDS}")
+    @decoded_read
+    def column_names(self, selection: RunFilter) -> dict[str, list[str]]:
+        """The parameter, metric and tag names the selected runs have, sorted, for choosing
+        columns: ``{"parameters": [...], "metrics": [...], "tags": [...]}``.
+
+        A few runs' names are read from their rows. Past that, each distinct name is found
+        by stepping through the table's index of names (one lookup per name, however many
+        runs have it) and kept if a selected run has it, which the first rows with that
+        name tell when most runs are selected: neither reads every run's rows."""
         where, arguments = _run_conditions(selection)
-        expression = _ORDER_EXPRESSIONS[order.by]
-        sort_arguments = [order.name] if "?" in expression else []
-        direction = "DESC" if order.descending else "ASC"
-        numeric = (
-            f"CAST(sort_value AS REAL) {direction}, " if order.by in ("parameter", "tag") else ""
-        )
+        names: dict[str, list[str]] = {}
         with self._reading() as connection:
-            (total,) = connection.execute(
+            (selected,) = connection.execute(
                 f"SELECT COUNT(*) FROM runs WHERE {where}", arguments
             ).fetchone()
-            cursor = connection.execute(
-                f"SELECT * FROM (SELECT runs.*, {expression} AS sort_value FROM runs "
-                f"WHERE {where}) ORDER BY sort_value IS NULL, {numeric}sort_value {direction}, "
-                "start_time DESC, key DESC LIMIT ? OFFSET ?",
-                [*sort_arguments, *arguments, -1 if limit is None else limit, offset],
-            )
-            columns = [description[0] for description in cursor.description][:-1]
-            records = {
-                row[0]: RunRecord(dict(zip(columns, row[:-1], strict=True)), {}, {}, {}, {})
-                for row in cursor.fetchall()
-            }
-            self._attach_details(connection, records)
-            names = {
-                table: [
-                    name
-                    for (name,) in connection.execute(
+            for kind, table in _NAME_TABLES:
+                if selected <= _FEW_RUNS:
+                    query = (
                         f"SELECT DISTINCT name FROM {table} "
-                        f"WHERE run_key IN (SELECT key FROM runs WHERE {where}) ORDER BY name",
-                        arguments,
+                        f"WHERE run_key IN (SELECT key FROM runs WHERE {where}) ORDER BY name"
                     )
-                ]
-                for table in ("parameters", "latest_metrics", "tags")
-            }
-        return RunPage(
-            total=total,
-            records=list(records.values()),
-            parameters=names["parameters"],
-            metrics=names["latest_metrics"],
-            tags=names["tags"],
-        )
+                else:
+                    query = (
+                        "WITH RECURSIVE names(name) AS ("
+                        f"SELECT MIN(name) FROM {table} UNION ALL "
+                        f"SELECT (SELECT MIN(name) FROM {table} WHERE name > names.name) "
+                        "FROM names WHERE names.name IS NOT NULL) "
+                        "SELECT names.name FROM names WHERE names.name IS NOT NULL AND EXISTS ("
+                        f"SELECT 1 FROM {table} AS row WHERE row.name = names.name AND EXISTS ("
+                        f"SELECT 1 FROM runs WHERE runs.key = row.run_key AND {where}))"
+                    )
+                names[kind] = [name for (name,) in connection.execute(query, arguments)]
+        return names
 
+    @decoded_read
     def running_processes(
         self, selection: RunFilter
     ) -> list[tuple[str, str | None, int | None, str | None]]:
@@ -151,6 +151,7 @@ class ReadOnlyStore(RunQueries):
             ).fetchall()
         return [tuple(row) for row in rows]
 
+    @decoded_read
     def run_candidates(self, text: str) -> list[tuple[str, str, str]]:
         """Runs that ``text`` may name: (id, name, collection) of the run with that id, or
         else of runs with that name or an id starting with it, newest first."""
@@ -167,6 +168,7 @@ class ReadOnlyStore(RunQueries):
             ).fetchall()
         return [tuple(row) for row in rows]
 
+    @decoded_read
     def metric_stats(self, run_id: str) -> dict[str, dict[str, Any]]:
         """Per metric of a run: last value, and count, min and max of the stored values."""
         with self._reading() as connection:
@@ -202,3 +204,9 @@ class ReadOnlyStore(RunQueries):
         _export_copy(
             self, target, keep_runs=keep_runs, progress=progress, mode=mode, replace=replace
         )
+
+
+# The tables whose names become columns, each with an index on name (migration 0005).
+_NAME_TABLES = (("parameters", "parameters"), ("metrics", "latest_metrics"), ("tags", "tags"))
+# Up to this many selected runs, their rows are read for names; past it, the names' index.
+_FEW_RUNS = 2_000

@@ -138,6 +138,28 @@ MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "0004_application_id",
         (f"PRAGMA application_id = {APPLICATION_ID}",),
     ),
+    (
+        # Pages of a large file cost their own rows: the run list's order (newest first)
+        # within a scenario and collection, or within a collection, and a metric's last
+        # value, each walked in an index, so that the first page of 100,000 runs stops
+        # after its rows instead of sorting them all. The stored values are counted as
+        # they are written (one row, see STORED_COUNTS), not by a scan of every value.
+        "0005_page_indexes",
+        (
+            'DROP INDEX "idx_runs_scenario_collection"',
+            'CREATE INDEX "idx_runs_scenario_collection_start" '
+            'ON "runs" ("scenario", "collection", "start_time")',
+            'CREATE INDEX "idx_runs_collection_start" ON "runs" ("collection", "start_time")',
+            'CREATE INDEX "idx_latest_metrics_name_value" ON "latest_metrics" ("name", "value")',
+            'CREATE INDEX "idx_parameters_name" ON "parameters" ("name")',
+            """CREATE TABLE "stored_counts" (
+               "name" TEXT PRIMARY KEY,
+               "value" INTEGER NOT NULL
+            )""",
+            'INSERT INTO "stored_counts" (name, value) '
+            "SELECT 'metric_values', COUNT(*) FROM \"metrics\"",
+        ),
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 # Files of schema version 3 differ from 4 only by the application_id mark, which reads never
@@ -154,6 +176,7 @@ _TABLES_SINCE = {
     "latest_metrics": 1,
     "pushed_runs": 3,
     "pushed_metrics": 3,
+    "stored_counts": 5,
 }
 # Tables holding rows of a run, besides ``runs`` itself: deleting a run deletes from each.
 RUN_CHILD_TABLES = (
@@ -165,6 +188,22 @@ RUN_CHILD_TABLES = (
     "pushed_runs",
     "pushed_metrics",
 )
+# The counts kept in ``stored_counts`` as rows change: every statement that inserts or
+# deletes metric values adds what it changed (``cursor.rowcount``) with ``add_to_count``.
+METRIC_VALUES = "metric_values"
+
+
+def add_to_count(connection: sqlite3.Connection, name: str, change: int) -> None:
+    """Add ``change`` to the stored count ``name`` inside the caller's transaction.
+
+    A file at a schema before ``stored_counts`` is migrated before any write, so the table
+    is there whenever this runs."""
+    if change:
+        connection.execute(
+            "UPDATE stored_counts SET value = value + ? WHERE name = ?", (change, name)
+        )
+
+
 MIGRATIONS_TABLE = """CREATE TABLE IF NOT EXISTS "_sqlite_migrations" (
    "id" INTEGER PRIMARY KEY,
    "migration_set" TEXT,
@@ -270,9 +309,7 @@ def _describe(application_id: int, version: int, kinds: dict[str, str]) -> str:
     return "; ".join(parts) or "unmarked"
 
 
-def _require_tables(
-    path: Path, kinds: dict[str, str], columns: set[str], version: int
-) -> None:
+def _require_tables(path: Path, kinds: dict[str, str], columns: set[str], version: int) -> None:
     """The tables a file at ``version`` must hold, as tables (never views) with every column
     we read, and no triggers: a file marked as ours that differs was damaged or changed by
     another tool, and reading or writing it could run anything it holds."""
@@ -319,4 +356,5 @@ _COLUMNS: dict[str, tuple[str, ...]] = {
     "pushed_runs": ("target", "run_key", "remote_id", "content_hash", "in_flight", "pushed_at"),
     "pushed_metrics": ("target", "run_key", "name", "seq", "count"),
     "_sqlite_migrations": ("id", "migration_set", "name", "applied_at"),
+    "stored_counts": ("name", "value"),
 }

@@ -3,9 +3,15 @@ compiled to ONE SQL query, and run.
 
 Only fixed SQL fragments from the tables below go into the statement's text; every name
 and value the user typed is a bound parameter. Each key joins its table once (a LEFT JOIN
-on its (run_key, name) primary key, so a condition is an index lookup per run), the page
-and its order are applied in SQL, and the count of all matching runs comes from the same
-statement (a window function) rather than a second pass.
+on its (run_key, name) primary key, so a condition is an index lookup per run), and the
+page and its order are applied in SQL.
+
+A page reads only what it shows where an index serves its order: selecting by scenario or
+collection adds the plain column comparisons that an index can walk (``_index_hints``),
+newest first walks an index of start times, and a page sorted by a metric of many runs
+walks the index of that metric's last values, then the runs lacking it
+(``_metric_first_page``). The count of all matches is a separate query, which an index
+answers for a scenario or collection.
 
 What each key and comparison means is written in the README's search section, and as
 plain Python in tests/test_search_language.py, whose evaluator the SQL is checked against.
@@ -113,8 +119,9 @@ _NUMBER_COLUMNS = {
 }
 _COLLECTION = "runs.collection"
 # How lists show a default collection (model.Run.collection_display_name).
+_DEFAULT_SUFFIX = " (Default)"
 _COLLECTION_DISPLAY = (
-    "(CASE WHEN runs.collection_is_default THEN runs.collection || ' (Default)' "
+    f"(CASE WHEN runs.collection_is_default THEN runs.collection || '{_DEFAULT_SUFFIX}' "
     "ELSE runs.collection END)"
 )
 
@@ -175,6 +182,8 @@ class _Compiler:
         self.required = required
         self.aliases: dict[Key, str] = {}
         self.joins: list[_Sql] = []
+        self.join_of: dict[Key, int] = {}  # a key's join, by its place in joins
+        self.first_key_terms = 0  # how many ORDER BY terms the first order key has
         self.folds = False  # whether ILIKE needs the casefold function
 
     def fields(self, key: Key) -> list[_Field]:
@@ -219,6 +228,7 @@ class _Compiler:
             alias = f"k{len(self.aliases)}"
             self.aliases[key] = alias
             join = "JOIN" if key in self.required else "LEFT JOIN"
+            self.join_of[key] = len(self.joins)
             self.joins.append(
                 _sql(
                     f" {join} {table} AS {alias} ON {alias}.run_key = runs.key AND {alias}.name = ",
@@ -329,8 +339,30 @@ class _Compiler:
             else:
                 side = text if text is not None else number
                 assert side is not None  # every field has a text or a number side
-                terms += [_sql(side, " IS NULL"), _sql(side, direction)]
-        return [*terms, _Sql("runs.start_time DESC"), _Sql("runs.key DESC")]
+                # NULL sorts first ascending and last descending: only an ascending order
+                # needs the term that puts it last, and without it an index serves DESC.
+                terms += (
+                    [_sql(side, direction)] if direction else [_sql(side, " IS NULL"), _sql(side)]
+                )
+            if not self.first_key_terms:
+                self.first_key_terms = len(terms)
+        return [*terms, *(term for term in _NEWEST_FIRST if term not in terms)]
+
+    def inner_joins(self, key: Key) -> list[_Sql]:
+        """The joins, with ``key``'s made an inner join: only runs that have it."""
+        joins = list(self.joins)
+        place = self.join_of[key]
+        text, arguments = joins[place]
+        joins[place] = _Sql(text.replace(" LEFT JOIN ", " JOIN ", 1), arguments)
+        return joins
+
+
+_NEWEST_FIRST = (_Sql("runs.start_time DESC"), _Sql("runs.key DESC"))
+# Attributes whose '=' and IN compare the plain column, which an index can look up.
+_INDEXED_COLUMNS = {"scenario": "runs.scenario", "collection": "runs.collection"}
+# A sort by a metric walks that metric's index once this many runs match; below it,
+# sorting the matches costs less than walking past the runs of other selections.
+_METRIC_WALK_FROM = 2_000
 
 
 # The comparison operators, each a fixed piece of SQL.
@@ -435,6 +467,21 @@ def search_run_records(
     )
     order = _order_keys(order_by)
     limit, offset = check_page(limit, offset)
+    return store.decoded(
+        lambda: _search(store, tree, order, limit, offset, base_selection, now, time_limit)
+    )
+
+
+def _search(
+    store: RunQueries,
+    tree: Expression | None,
+    order: tuple[OrderKey, ...],
+    limit: int | None,
+    offset: int,
+    base_selection: RunFilter | None,
+    now: float | None,
+    time_limit: float | None,
+) -> tuple[int, list[RunRecord]]:
     status = Key(ATTRIBUTE, "status")
     needs_status = any(key == status for key in _keys(tree)) or any(
         item.key == status for item in order
@@ -442,7 +489,11 @@ def search_run_records(
     with store._reading() as connection:
         gone = _gone_runs(connection) if needs_status else []
         compiler = _Compiler(time.time() if now is None else now, gone, _required(tree))
-        where = compiler.condition(tree) if tree is not None else _Sql("1")
+        hints, rest = _index_hints(tree)
+        condition = compiler.condition(rest) if rest is not None else _Sql("1")
+        where = _joined(" AND ", [*hints, condition])
+        # The count needs only the joins of the conditions, not those of the order.
+        counted_joins = len(compiler.joins)
         terms = compiler.order(order)
         source = _Sql("runs")
         if base_selection is not None:
@@ -450,42 +501,156 @@ def search_run_records(
             # ambiguous beside the joined tables' columns.
             selected, arguments = _run_conditions(base_selection)
             source = _Sql(f"(SELECT * FROM runs WHERE {selected}) AS runs", tuple(arguments))
-        tables = _sql(source, *compiler.joins)
         if compiler.folds:
             connection.create_function(CASEFOLD_FUNCTION, 1, _casefold, deterministic=True)
-        # A page's rows do not tell how many match: a window function counts them all in
-        # the same pass. Without a limit the rows are all of them, and counting would only
-        # cost (a sixth of the query's time at 10,000 runs).
-        paged = limit is not None
-        statement = _sql(
-            "SELECT runs.*, COUNT(*) OVER () FROM " if paged else "SELECT runs.* FROM ",
-            tables,
-            " WHERE ",
-            where,
-            " ORDER BY ",
-            _listed(", ", terms),
-            " LIMIT ",
-            _bound(-1 if limit is None else limit),
-            " OFFSET ",
-            _bound(offset),
+        count = _sql(
+            "SELECT COUNT(*) FROM ", source, *compiler.joins[:counted_joins], " WHERE ", where
         )
         with _stopped_after(connection, time_limit):
-            cursor = connection.execute(statement.text, statement.arguments)
-            columns = [description[0] for description in cursor.description]
-            rows = cursor.fetchall()
-            if rows:
-                total = int(rows[0][-1]) if paged else offset + len(rows)
-            elif offset:
-                # A page past the end has no row to carry the count.
-                count = _sql("SELECT COUNT(*) FROM ", tables, " WHERE ", where)
-                total = int(connection.execute(count.text, count.arguments).fetchone()[0])
+            if limit is None:
+                rows, columns = _page(connection, source, compiler.joins, where, terms, -1, offset)
+                # All the rows from offset on: they tell the count, unless there are none.
+                total = offset + len(rows) if rows or not offset else _counted(connection, count)
             else:
-                total = 0
-        if paged:
-            columns.pop()  # the count
-        # zip stops at the last column: the count, when there is one, is left out.
+                total = _counted(connection, count)
+                first = order[0].key if order else None
+                if (
+                    first is not None
+                    and first.kind == METRIC
+                    and first in compiler.join_of
+                    and total >= _METRIC_WALK_FROM
+                ):
+                    rows, columns = _metric_first_page(
+                        connection,
+                        source,
+                        compiler,
+                        first,
+                        order[0].descending,
+                        where,
+                        terms,
+                        limit,
+                        offset,
+                    )
+                else:
+                    rows, columns = _page(
+                        connection, source, compiler.joins, where, terms, limit, offset
+                    )
         records = {
-            row[0]: RunRecord(dict(zip(columns, row, strict=False)), {}, {}, {}, {}) for row in rows
+            row[0]: RunRecord(dict(zip(columns, row, strict=True)), {}, {}, {}, {}) for row in rows
         }
         RunQueries._attach_details(connection, records)
     return total, list(records.values())
+
+
+def _counted(connection: sqlite3.Connection, count: _Sql) -> int:
+    return int(connection.execute(count.text, count.arguments).fetchone()[0])
+
+
+def _page(
+    connection: sqlite3.Connection,
+    source: _Sql,
+    joins: Sequence[_Sql],
+    where: _Sql,
+    terms: Sequence[_Sql],
+    limit: int,
+    offset: int,
+) -> tuple[list[tuple[Any, ...]], list[str]]:
+    """The rows of runs matching ``where`` in the order of ``terms``, ``limit`` (-1: all)
+    from ``offset`` on, and the names of their columns."""
+    statement = _sql(
+        "SELECT runs.* FROM ",
+        source,
+        *joins,
+        " WHERE ",
+        where,
+        " ORDER BY ",
+        _listed(", ", terms),
+        " LIMIT ",
+        _bound(limit),
+        " OFFSET ",
+        _bound(offset),
+    )
+    cursor = connection.execute(statement.text, statement.arguments)
+    return cursor.fetchall(), [description[0] for description in cursor.description]
+
+
+def _metric_first_page(
+    connection: sqlite3.Connection,
+    source: _Sql,
+    compiler: _Compiler,
+    metric: Key,
+    descending: bool,
+    where: _Sql,
+    terms: Sequence[_Sql],
+    limit: int,
+    offset: int,
+) -> tuple[list[tuple[Any, ...]], list[str]]:
+    """A page sorted first by a metric, as ``_page`` with the same ``terms`` would give it,
+    in two parts: the runs that have the metric, read in the order of its index (an inner
+    join, so the walk stops once the page is full), then the runs lacking it."""
+    value = compiler.stored(metric)
+    # The first key's terms put runs lacking it last; here they are read last.
+    by_value = _sql(value, " DESC" if descending else "")
+    rest = terms[compiler.first_key_terms :]
+    having = _joined(" AND ", [where, _sql(value, " IS NOT NULL")])
+    rows, columns = _page(
+        connection, source, compiler.inner_joins(metric), having, [by_value, *rest], limit, offset
+    )
+    if len(rows) == limit:
+        return rows, columns
+    if rows:
+        before = offset + len(rows)  # the runs with the metric, all of them counted
+    else:
+        before = _counted(
+            connection,
+            _sql("SELECT COUNT(*) FROM ", source, *compiler.inner_joins(metric), " WHERE ", having),
+        )
+    lacking = _joined(" AND ", [where, _sql(value, " IS NULL")])
+    more, _ = _page(
+        connection,
+        source,
+        compiler.joins,
+        lacking,
+        rest,
+        limit - len(rows),
+        max(0, offset - before),
+    )
+    return rows + more, columns
+
+
+def _index_hints(expression: Expression | None) -> tuple[list[_Sql], Expression | None]:
+    """Plain comparisons of indexed columns for the conditions ANDed at the top, and what is
+    left of the expression to compile.
+
+    The compiled conditions wrap columns in IFNULL and CASE, which no index can look up.
+    A scenario or collection '=' or IN of names becomes the plain ``column IN (...)``,
+    which an index answers, count included: in place of the condition where it selects
+    the same runs, beside it where it selects more (a name as lists show a default
+    collection, "X (Default)", is matched by X's runs that are default, and the hint
+    takes all of X's)."""
+    conditions = expression.operands if isinstance(expression, And) else (expression,)
+    hints: list[_Sql] = []
+    left: list[Expression] = []
+    for condition in conditions:
+        if condition is None:
+            continue
+        if (
+            not isinstance(condition, Comparison)
+            or condition.negated
+            or condition.operator not in ("=", "IN")
+            or condition.key.kind != ATTRIBUTE
+            or condition.key.name not in _INDEXED_COLUMNS
+            or not all(isinstance(value, str) for value in condition.values)
+        ):
+            left.append(condition)
+            continue
+        names = [value for value in condition.values if isinstance(value, str)]
+        shown = [name for name in names if name.endswith(_DEFAULT_SUFFIX)]
+        if condition.key.name == "collection" and shown:
+            names += [name.removesuffix(_DEFAULT_SUFFIX) for name in shown]
+            left.append(condition)
+        listed = _listed(", ", [_bound(name) for name in dict.fromkeys(names)])
+        hints.append(_sql(_INDEXED_COLUMNS[condition.key.name], " IN (", listed, ")"))
+    if not left:
+        return hints, None
+    return hints, left[0] if len(left) == 1 else And(tuple(left))

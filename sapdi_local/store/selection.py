@@ -28,26 +28,6 @@ class RunFilter(NamedTuple):
     started_after: float | None = None  # Unix seconds
 
 
-class RunOrder(NamedTuple):
-    """How a list of runs is sorted: by ``name``, ``status``, ``start``, ``duration``, or a
-    ``parameter``, ``metric`` or ``tag`` named ``name``; runs without a value come last."""
-
-    by: str = "start"
-    name: str | None = None
-    descending: bool = True
-
-
-class RunPage(NamedTuple):
-    """One page of a sorted list of runs, the count of all selected, and the parameter,
-    metric and tag names found among all of them (for choosing columns)."""
-
-    total: int
-    records: list[RunRecord]
-    parameters: list[str]
-    metrics: list[str]
-    tags: list[str]
-
-
 class RunRecord(NamedTuple):
     """A run as stored, with its parameters, tags, labels (JSON text) and last metric values."""
 
@@ -92,16 +72,3 @@ def _run_conditions(selection: RunFilter) -> tuple[str, list[Any]]:
         )
         arguments.extend((json.dumps(selection.statuses), json.dumps(selection.status_or_runs)))
     return " AND ".join(conditions) or "1", arguments
-
-
-# What a list of runs can be sorted by: a SQL expression on a row of ``runs``.
-_ORDER_EXPRESSIONS = {
-    "name": "name COLLATE NOCASE",
-    "status": "status",
-    "start": "start_time",
-    "duration": "end_time - start_time",
-    "parameter": "(SELECT value FROM parameters WHERE run_key = runs.key AND name = ?)",
-    "metric": "(SELECT value FROM latest_metrics WHERE run_key = runs.key AND name = ?)",
-    "tag": "(SELECT value FROM tags WHERE run_key = runs.key AND name = ?)",
-}
-ORDER_KINDS = tuple(_ORDER_EXPRESSIONS)

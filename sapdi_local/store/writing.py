@@ -18,7 +18,7 @@ from ..validation import HISTORY_WINDOW
 from .database import _chunks
 from .push_records import PushRecords
 from .queries import RunQueries
-from .schema import RUN_CHILD_TABLES
+from .schema import METRIC_VALUES, RUN_CHILD_TABLES, add_to_count
 from .selection import RunFilter
 
 # Columns of ``runs`` that a persist may change.
@@ -150,11 +150,11 @@ class Store(RunQueries, PushRecords):
             latest.append((key, name, end, step, timestamp, value))
             if end > HISTORY_WINDOW:
                 trims.append((key, name, end - HISTORY_WINDOW))
-        connection.executemany(
+        inserted = connection.executemany(
             "INSERT INTO metrics (run_key, name, seq, value, step, timestamp) "
             "VALUES (?, ?, ?, ?, ?, ?)",
             chain.from_iterable(rows),
-        )
+        ).rowcount
         connection.executemany(
             "INSERT INTO latest_metrics (run_key, name, seq, step, timestamp, value) "
             "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (run_key, name) DO UPDATE SET "
@@ -162,9 +162,10 @@ class Store(RunQueries, PushRecords):
             "value = excluded.value",
             latest,
         )
-        connection.executemany(
+        trimmed = connection.executemany(
             "DELETE FROM metrics WHERE run_key = ? AND name = ? AND seq <= ?", trims
-        )
+        ).rowcount
+        add_to_count(connection, METRIC_VALUES, inserted - trimmed)
 
     def vacuum(self) -> tuple[int, int]:
         """Rebuild the file without its free pages, under the lock; returns the size in
@@ -189,7 +190,11 @@ class Store(RunQueries, PushRecords):
                 marks = ", ".join("?" for _ in chunk)
                 for table in (*RUN_CHILD_TABLES, "runs"):
                     column = "key" if table == "runs" else "run_key"
-                    connection.execute(f"DELETE FROM {table} WHERE {column} IN ({marks})", chunk)
+                    deleted = connection.execute(
+                        f"DELETE FROM {table} WHERE {column} IN ({marks})", chunk
+                    ).rowcount
+                    if table == "metrics":
+                        add_to_count(connection, METRIC_VALUES, -deleted)
         return [run_id for _, run_id in rows]
 
 

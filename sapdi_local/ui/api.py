@@ -50,7 +50,6 @@ from ..store import (
     SCHEMA_VERSION,
     ReadOnlyStore,
     RunFilter,
-    RunOrder,
     RunRecord,
     search_run_records,
 )
@@ -252,15 +251,15 @@ def runs(store: ReadOnlyStore, query: Query) -> dict[str, Any]:
         )
     except InvalidFilterError as error:  # stopped after SEARCH_SECONDS
         raise ApiError(400, str(error), parameter="where") from None
-    columns = store.list_runs(_columns_selection(store, options), RunOrder(), limit=0)
+    columns = store.column_names(_columns_selection(store, options))
     return {
         "total": total,
         "offset": offset,
         "runs": [run_summary(stored) for stored in read_records(records)],
         "columns": {
-            "parameters": readable_names(columns.parameters),
-            "metrics": readable_names(columns.metrics),
-            "tags": readable_names(columns.tags),
+            "parameters": readable_names(columns["parameters"]),
+            "metrics": readable_names(columns["metrics"]),
+            "tags": readable_names(columns["tags"]),
         },
     }
 
