@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from os.path import commonprefix
 from pathlib import Path
 from typing import Any
@@ -49,11 +49,18 @@ from .cli_common import (
     table,
 )
 from .display import cut, display_width, printable, tail
+from .files import json_array_text
 from .model import STATUSES, MetricValue, Run, iso_time, utc_from_seconds
-from .sdk import histories_from_rows, read_collections, read_metric_stats, runs_from_records
+from .records import (
+    histories_from_rows,
+    read_collections,
+    read_metric_stats,
+    runs_from_records,
+)
 from .search_language import METRIC, Key, key_text
 from .selectors import option_names, options_expression
 from .store import SCHEMA_VERSION, ReadOnlyStore, search_run_records
+from .store.streaming import RunStream, streamed_runs
 
 
 @click.command()
@@ -180,11 +187,12 @@ def runs(
             started_after=None if start_after is None else start_after.timestamp(),
             where=where,
         )
+        if as_json:
+            with streamed_runs(store, expression, order_by, limit) as selection:
+                print_json_runs(selection)
+            return
         _, records = search_run_records(store, expression, order_by, limit)
         found = runs_from_records(records)
-    if as_json:
-        print_json([{**run.to_dict(), "duration": duration_seconds(run)} for run in found])
-        return
     headers = ("id", "name", "collection", "status", "start", "duration", *metrics)
     rows = [
         (
@@ -200,6 +208,43 @@ def runs(
     ]
     # Collection, duration, start and status give way to the metrics asked for.
     click.echo(table(headers, rows, elastic=(1, 2), optional=(2, 5, 4, 3), keys=(0, 1)))
+
+
+def print_json_runs(selection: RunStream) -> None:
+    """The selected runs as ``runs --json`` prints them: one JSON array, in the bytes
+    ``print_json`` writes of the whole list, printed a batch at a time so that a long list
+    is never held. A progress bar counts the runs on stderr when that is a terminal and
+    the array goes elsewhere (a file, a pipe): never between lines of the array."""
+
+    def items(advance: Callable[[int], object]) -> Iterator[dict[str, Any]]:
+        for records in selection.record_batches():
+            for run in runs_from_records(records):
+                yield {**run.to_dict(), "duration": duration_seconds(run)}
+            advance(len(records))
+
+    if sys.stderr.isatty() and not sys.stdout.isatty():
+        with click.progressbar(
+            length=selection.count(), label="listing runs", file=sys.stderr
+        ) as bar:
+            echo_pieces(json_array_text(items(bar.update)))
+    else:
+        # No bar made at all: click loads its code on first use, and a reader that has
+        # dropped its rights (another user reading a shared file) may not be able to.
+        echo_pieces(json_array_text(items(lambda done: None)))
+
+
+def echo_pieces(pieces: Iterable[str]) -> None:
+    """Print ``pieces`` and a newline, in a few large writes rather than one per piece."""
+    waiting: list[str] = []
+    for piece in pieces:
+        waiting.append(piece)
+        if len(waiting) == JSON_PIECES_PER_WRITE:
+            click.echo("".join(waiting), nl=False)
+            waiting.clear()
+    click.echo("".join(waiting))
+
+
+JSON_PIECES_PER_WRITE = 100  # runs per write to stdout: few writes, little held
 
 
 @click.command()

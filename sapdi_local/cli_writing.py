@@ -7,7 +7,7 @@ import json
 import re
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +29,21 @@ from .cli_common import (
     table,
 )
 from .errors import PersistWarning, TrackingError
-from .files import PRIVATE_MODE, SHARED_MODE, new_text_file, refuse_existing
-from .model import RUNNING, Run
-from .sdk import MLTrackingSDK, histories_from_rows, run_from_record
+from .files import (
+    PRIVATE_MODE,
+    SHARED_MODE,
+    json_array_text,
+    metric_history_json,
+    new_text_file,
+    refuse_existing,
+)
+from .model import RUNNING, MetricHistory, Run
+from .records import histories_from_rows, name_problem, run_from_record, runs_from_records
+from .sdk import MLTrackingSDK
+from .search_language import Expression
 from .selectors import delete_filter, option_names, options_expression
 from .store import ReadOnlyStore, RunFilter, Store, merge_from, search_run_records
+from .store.streaming import RunStream, streamed_runs
 from .validation import check_metric_value, check_name, check_parameter, check_tag
 
 # ---------------------------------------------------------------- submit
@@ -262,7 +272,9 @@ def export(
     The database copy is one self-contained file, checked whole, that any SQLite client
     opens read-only from anywhere (a read-only share, a USB stick, another user). Files
     are private unless --shared, an existing file is refused unless --replace, and a
-    symbolic link is never written through.
+    symbolic link is never written through. CSV and JSON are written as the runs are
+    read, all from one snapshot: memory does not grow with the number of runs, and a
+    terminal shows the progress on stderr.
 
     \b
     Examples:
@@ -276,43 +288,55 @@ def export(
     for output in outputs:
         refuse_existing(output, replace=replace)
     with reader(db) as store:
-        selected = select_for_export(store, scenario, collection, run_names, where)
+        selects, expression = export_expression(store, scenario, collection, run_names, where)
         if fmt == "db":
-            keep = None if selected is None else [r.id for r in selected]
-            export_database(store, out, keep, mode=mode, replace=replace)
+            kept = export_database(
+                store, out, expression, whole=not selects, mode=mode, replace=replace
+            )
             if as_json:
-                runs = store.counts()["runs"] if selected is None else len(selected)
+                runs = store.counts()["runs"] if kept is None else kept
                 print_json({"format": fmt, "files": [str(out)], "runs": runs})
             else:
                 click.echo(f"copied {store.path} to {out}")
             return
-        chosen = selected if selected is not None else all_runs(store)
-        histories = read_histories(store, chosen)
-    if fmt == "csv":
-        write_csv(out, chosen, histories, mode=mode, replace=replace)
-        written = [out / "runs.csv", out / "metrics.csv"]
-        message = f"wrote {plural(len(chosen), 'run')} to {written[0]} and {written[1]}"
-    else:
-        document = {
-            "runs": [run.to_dict() for run in chosen],
-            "metrics": [
-                {"run_id": run_id, "name": name, "values": values}
-                for run_id, metrics in histories.items()
-                for name, values in metrics.items()
-            ],
-        }
-        with new_text_file(out, mode=mode, replace=replace) as handle:
-            handle.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
-        written = [out]
-        message = f"wrote {plural(len(chosen), 'run')} to {out}"
+        with streamed_runs(store, expression) as selection:
+            if fmt == "csv":
+                count = write_csv(out, selection, mode=mode, replace=replace)
+            else:
+                count = write_json(out, selection, mode=mode, replace=replace)
+    written = outputs
     if as_json:
-        print_json({"format": fmt, "files": [str(path) for path in written], "runs": len(chosen)})
+        print_json({"format": fmt, "files": [str(path) for path in written], "runs": count})
+    elif fmt == "csv":
+        click.echo(f"wrote {plural(count, 'run')} to {written[0]} and {written[1]}")
     else:
-        click.echo(message)
+        click.echo(f"wrote {plural(count, 'run')} to {out}")
 
 
 def all_runs(store: ReadOnlyStore) -> list[Run]:
     return [run_from_record(record) for record in store.select_runs(RunFilter())]
+
+
+def export_expression(
+    store: ReadOnlyStore,
+    scenario: str | None,
+    collection: str | None,
+    run_names: Sequence[str],
+    where: str | None = None,
+) -> tuple[bool, Expression | None]:
+    """Whether the options select some runs rather than all, and the search expression
+    they make (the options and ``where`` as one, so that they select what they select
+    everywhere)."""
+    if scenario is None and collection is None and not run_names and where is None:
+        return False, None
+    ids = tuple(resolve_run(store, text) for text in run_names) if run_names else None
+    expression = options_expression(
+        scenarios=option_names(store, "scenario", scenario),
+        collections=option_names(store, "collection", collection),
+        runs=ids,
+        where=where,
+    )
+    return True, expression
 
 
 def select_for_export(
@@ -322,24 +346,31 @@ def select_for_export(
     run_names: Sequence[str],
     where: str | None = None,
 ) -> list[Run] | None:
-    """The runs to export (or push), or None for all of them: the options and ``where`` as
-    one search expression, so that they select what they select everywhere."""
-    if scenario is None and collection is None and not run_names and where is None:
+    """The runs to push, or None for all of them: the options and ``where`` as one search
+    expression, so that they select what they select everywhere."""
+    selects, expression = export_expression(store, scenario, collection, run_names, where)
+    if not selects:
         return None
-    ids = tuple(resolve_run(store, text) for text in run_names) if run_names else None
-    expression = options_expression(
-        scenarios=option_names(store, "scenario", scenario),
-        collections=option_names(store, "collection", collection),
-        runs=ids,
-        where=where,
-    )
     _, records = search_run_records(store, expression)
     return [run_from_record(record) for record in records]
 
 
 def export_database(
-    store: ReadOnlyStore, out: Path, keep: list[str] | None, *, mode: int, replace: bool
-) -> None:
+    store: ReadOnlyStore,
+    out: Path,
+    expression: Expression | None,
+    *,
+    whole: bool,
+    mode: int,
+    replace: bool,
+) -> int | None:
+    """Copy the database to ``out``: all of it when ``whole``, else only the runs
+    ``expression`` selects; how many runs that kept (None for the whole file)."""
+    keep: list[str] | None = None
+    if not whole:
+        # The ids only: the copy is made whole, then the runs not kept are deleted from it.
+        with streamed_runs(store, expression) as selection:
+            keep = list(selection.ids())
     bar = click.progressbar(length=1, label="copying", file=sys.stderr)
     with bar:
 
@@ -348,74 +379,147 @@ def export_database(
             bar.update(done - bar.pos)
 
         store.export_copy(out, keep_runs=keep, progress=advance, mode=mode, replace=replace)
+    return None if keep is None else len(keep)
 
 
-def read_histories(
-    store: ReadOnlyStore, chosen: Sequence[Run]
-) -> dict[str, dict[str, list[dict[str, Any]]]]:
-    """Each chosen run's metric histories as the API reads them: a value that cannot be read
-    (a file edited by hand) is left out with a warning, never written out as it is."""
-    histories: dict[str, dict[str, list[dict[str, Any]]]] = {}
-    with click.progressbar(chosen, label="reading histories", file=sys.stderr) as bar:
-        for run in bar:
-            stored = store.metric_history(run.id, None)
-            histories[run.id] = {
-                history.name: [
-                    {"value": v.value, "step": v.step, "timestamp": v.timestamp}
-                    for v in history.values
-                ]
-                for history in histories_from_rows(run.id, stored)
-            }
-    return histories
+RUN_COLUMNS = (
+    "id",
+    "name",
+    "collection",
+    "collection_is_default",
+    "scenario",
+    "scenario_version",
+    "notebook",
+    "pipeline",
+    "execution",
+    "status",
+    "start_time",
+    "end_time",
+)
+"""runs.csv's first columns: a run's own fields, as ``Run.to_dict`` names them."""
+
+# Parameters and tags every run shows but which are not logged (its times and its name):
+# runs.csv has them as columns of their own.
+SYSTEM_PARAMETERS = ("start", "end")
+SYSTEM_TAGS = ("runName",)
+
+
+def readable_names(names: Sequence[object], left_out: Sequence[str] = ()) -> list[str]:
+    """The names a run read through the API can show: text the SDK would have written,
+    except ``left_out``; a name that cannot be read is left out of runs too."""
+    return [
+        name
+        for name in names
+        if isinstance(name, str) and name_problem(name) is None and name not in left_out
+    ]
+
+
+def csv_columns(selection: RunStream) -> list[str]:
+    """runs.csv's header: the run's own fields, then every parameter, tag and metric name
+    the selected runs have (``param.NAME``, ``tag.NAME``, ``metric.NAME``), sorted. Read
+    with one DISTINCT per table, so that the rows can be written as they are read."""
+    names = selection.column_names()
+    extra = sorted(
+        [f"param.{name}" for name in readable_names(names.parameters, SYSTEM_PARAMETERS)]
+        + [f"tag.{name}" for name in readable_names(names.tags, SYSTEM_TAGS)]
+        + [f"metric.{name}" for name in readable_names(names.metrics)]
+    )
+    return [*RUN_COLUMNS, *extra]
+
+
+def exported_runs(selection: RunStream, label: str) -> Iterator[Run]:
+    """The selected runs as the API reads them, one batch in memory at a time, with a
+    progress bar on stderr (shown on a terminal) counting them."""
+    with click.progressbar(length=selection.count(), label=label, file=sys.stderr) as bar:
+        for records in selection.record_batches():
+            yield from runs_from_records(records)
+            bar.update(len(records))
+
+
+def exported_histories(
+    selection: RunStream, label: str
+) -> Iterator[tuple[str, list[MetricHistory]]]:
+    """Each selected run's id and metric histories as the API reads them: a value that
+    cannot be read (a file edited by hand) is left out with a warning, never written out
+    as it is. One run's histories are in memory at a time."""
+    with click.progressbar(length=selection.count(), label=label, file=sys.stderr) as bar:
+        for stored_id, stored in selection.histories():
+            # As Run.id shows it: an id that is not text is written as its repr.
+            run_id = stored_id if isinstance(stored_id, str) else repr(stored_id)
+            yield run_id, histories_from_rows(run_id, stored)
+            bar.update(1)
 
 
 def write_csv(
     folder: Path,
-    chosen: Sequence[Run],
-    histories: dict[str, dict[str, list[dict[str, Any]]]],
+    selection: RunStream,
     *,
     mode: int = PRIVATE_MODE,
     replace: bool = False,
-) -> None:
+) -> int:
     """runs.csv: one row per run, parameters as ``param.NAME``, tags as ``tag.NAME`` and last
-    metric values as ``metric.NAME`` columns; metrics.csv: one row per stored value."""
+    metric values as ``metric.NAME`` columns; metrics.csv: one row per stored value. Rows
+    are written as they are read; how many runs were written."""
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    base = [
-        "id",
-        "name",
-        "collection",
-        "collection_is_default",
-        "scenario",
-        "scenario_version",
-        "notebook",
-        "pipeline",
-        "execution",
-        "status",
-        "start_time",
-        "end_time",
-    ]
-    extra = sorted(
-        {f"param.{k}" for run in chosen for k in run.parameters if k not in ("start", "end")}
-        | {f"tag.{k}" for run in chosen for k in run.tags if k != "runName"}
-        | {f"metric.{k}" for run in chosen for k in run.metrics}
-    )
+    columns = csv_columns(selection)
+    count = 0
     with new_text_file(folder / "runs.csv", mode=mode, replace=replace) as handle:
-        writer = csv.DictWriter(handle, fieldnames=[*base, *extra])
+        writer = csv.DictWriter(handle, fieldnames=columns, restval="", extrasaction="ignore")
         writer.writeheader()
-        for run in chosen:
+        for run in exported_runs(selection, "writing runs.csv"):
             data = run.to_dict()
-            row = {column: data[column] for column in base}
+            row = {column: data[column] for column in RUN_COLUMNS}
             row.update({f"param.{k}": v for k, v in run.parameters.items()})
             row.update({f"tag.{k}": v for k, v in run.tags.items()})
             row.update({f"metric.{k}": v for k, v in run.metrics.items()})
-            writer.writerow({column: row.get(column, "") for column in [*base, *extra]})
+            writer.writerow(row)
+            count += 1
     with new_text_file(folder / "metrics.csv", mode=mode, replace=replace) as handle:
         rows = csv.writer(handle)
         rows.writerow(["run_id", "metric", "step", "value", "timestamp"])
-        for run_id, metrics in histories.items():
-            for name, values in metrics.items():
-                for item in values:
-                    rows.writerow([run_id, name, item["step"], item["value"], item["timestamp"]])
+        for run_id, histories in exported_histories(selection, "writing metrics.csv"):
+            rows.writerows(
+                [run_id, history.name, item.step, item.value, item.timestamp]
+                for history in histories
+                for item in history.values
+            )
+    return count
+
+
+def write_json(
+    target: Path,
+    selection: RunStream,
+    *,
+    mode: int = PRIVATE_MODE,
+    replace: bool = False,
+) -> int:
+    """One JSON document: ``{"runs": [...], "metrics": [{"run_id", "name", "values"}...]}``,
+    written as it is read, byte for byte what ``json.dumps(document, indent=2,
+    ensure_ascii=False)`` writes of the whole; how many runs were written."""
+    count = 0
+
+    def runs() -> Iterator[dict[str, Any]]:
+        nonlocal count
+        for run in exported_runs(selection, f"writing {target.name} (runs)"):
+            count += 1
+            yield run.to_dict()
+
+    def metrics() -> Iterator[tuple[str, MetricHistory]]:
+        for run_id, histories in exported_histories(selection, f"writing {target.name} (metrics)"):
+            for history in histories:
+                yield run_id, history
+
+    def metric_text(item: tuple[str, MetricHistory]) -> str:
+        run_id, history = item
+        return metric_history_json(run_id, history.name, history.values)
+
+    with new_text_file(target, mode=mode, replace=replace) as handle:
+        handle.write('{\n  "runs": ')
+        handle.writelines(json_array_text(runs(), depth=1))
+        handle.write(',\n  "metrics": ')
+        handle.writelines(json_array_text(metrics(), depth=1, encode=metric_text))
+        handle.write("\n}\n")
+    return count
 
 
 @click.command()
