@@ -464,7 +464,7 @@ def repeats_for(runs: int, quick: bool) -> dict[str, int]:
 def measure_size(runs: int, quick: bool, folder: Path) -> dict[str, tuple[Operation, Measured]]:
     """Every operation on the file of ``runs`` runs."""
     from sapdi_local import MLTrackingSDK
-    from sapdi_local.sdk import runs_from_records
+    from sapdi_local.records import runs_from_records
     from sapdi_local.store import SCHEMA_VERSION, ReadOnlyStore, search_run_records
     from sapdi_local.ui import api
 

@@ -166,7 +166,7 @@ def measured(
 
 def run(quick: bool) -> list[Figure]:
     from sapdi_local import MLTrackingSDK
-    from sapdi_local.sdk import runs_from_records
+    from sapdi_local.records import runs_from_records
     from sapdi_local.store import search_run_records
 
     runs, repeats = (500, 5) if quick else (10_000, 21)

@@ -21,7 +21,7 @@ import click
 from .display import cut, display_width, printable, quoted, wrap
 from .model import Run
 from .paths import resolve_db_path
-from .sdk import run_from_record
+from .records import run_from_record
 from .store import ReadOnlyStore, RunFilter
 
 EXIT_ERROR = 2  # bad input or storage trouble: click's exit code for usage errors

@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 from conftest import read_only, run_python
 
-from sapdi_local import MLTrackingSDK, cache, tracking
-from sapdi_local.cache import BYTES_PER_CACHED_VALUE, BYTES_PER_METRIC_NAME, BYTES_PER_WINDOW
+from sapdi_local import MLTrackingSDK, tracking
 from sapdi_local.model import Run
-from sapdi_local.sdk import CACHE_LIMIT_BYTES
+from sapdi_local.sdk import CACHE_LIMIT_BYTES, cache
+from sapdi_local.sdk.cache import BYTES_PER_CACHED_VALUE, BYTES_PER_METRIC_NAME, BYTES_PER_WINDOW
 from sapdi_local.store import PersistBatch
 
 MB = 1_000_000

@@ -175,7 +175,7 @@ def test_exit_status_comes_from_how_the_program_ends(interactive: bool) -> None:
     """exit_status is FAILED only for a program (not a session) ending on an exception."""
     code = f"""
         import sys
-        from sapdi_local import lifecycle
+        from sapdi_local.sdk import lifecycle
         sys.last_value = RuntimeError("boom")
         if {interactive}:
             sys.ps1 = ">>> "

@@ -21,7 +21,7 @@ from .. import __version__
 from ..display import quoted
 from ..errors import InvalidFilterError
 from ..model import STATUSES, Run
-from ..sdk import (
+from ..records import (
     StoredRun,
     name_problem,
     read_collections,

@@ -28,10 +28,10 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from .validation import HISTORY_WINDOW
+from ..validation import HISTORY_WINDOW
 
 if TYPE_CHECKING:
-    from .store import PersistBatch
+    from ..store import PersistBatch
 
 # What the cache's parts cost in memory, in bytes (tracemalloc, CPython 3.11, 64-bit):
 # a value waiting is a 3-tuple (64), its value and timestamp floats (2 × 24), its step int
@@ -171,7 +171,7 @@ class Cache:
         """Hand everything pending to a persist. The active run's (``keep``) windows that
         held values stay, emptied; every other window goes (see the top), and so do the
         dicts of runs other than ``keep`` once empty."""
-        from .store import PersistBatch
+        from ..store import PersistBatch
 
         with self._small_writes_lock:
             batch = PersistBatch(

@@ -21,7 +21,7 @@ import weakref
 from types import FrameType
 from typing import Protocol
 
-from .model import FAILED, FINISHED, INTERRUPTED, TERMINATED
+from ..model import FAILED, FINISHED, INTERRUPTED, TERMINATED
 
 SIGTERM_EXIT_CODE = 128 + 15  # what a shell reports for a process ended by SIGTERM
 
