@@ -20,10 +20,10 @@ from datetime import datetime
 from html import escape
 from typing import TYPE_CHECKING, Any
 
-from .model import Run
-
 if TYPE_CHECKING:
-    from .model import MetricHistory
+    # Types only: the model imports this module to show itself, so this one never imports
+    # the model when it runs.
+    from .model import MetricHistory, Run
 
 TEXT_ROWS = 20  # runs or metrics listed in a terminal before "... and N more"
 HTML_ROWS = 50
@@ -199,7 +199,7 @@ def _user_tags(run: Run) -> dict[str, str]:
 
 def run_text(run: Run) -> str:
     """A run in a few lines; a bare reference (``Run(id=...)``) in one."""
-    if run[1:] == Run(id=run.id)[1:]:
+    if all(getattr(run, field) == value for field, value in type(run)._field_defaults.items()):
         return f"Run(id={run.id!r})"
     where = f"collection {run.collection_display_name!r}, scenario {run.scenario!r}"
     lines = [f"Run {run.name!r} ({short_id(run.id)}) {run.status}, {where}"]
