@@ -1,303 +1,60 @@
-"""The search language for runs: a filter expression and an order, as MLflow's
-``search_runs`` spells them, with OR, parentheses, ranges and times besides.
-
->>> parse_filter("metrics.accuracy > 0.9 and params.optimizer = 'adam'")
-And(operands=(Comparison(key=Key(kind='metric', name='accuracy'), operator='>', ...), ...))
->>> parse_order_by(["metrics.accuracy DESC"])
-(OrderKey(key=Key(kind='metric', name='accuracy'), descending=True),)
-
-A hand-written tokenizer and recursive-descent parser turn the text, once, into a small
-tree of named tuples; ``sapdi_local.store.search`` compiles that tree to one SQL query
-with bound parameters. Everything a key or a value means is decided here (which run field
-a key names, what a time or a duration literal is), so that the SQL and any other reader
-of the tree (the tests' plain-Python evaluator) agree. No SQL and no sqlite3 here.
-
-Every malformed expression raises ``InvalidFilterError`` naming the 1-based position, with
-the expression and a caret under that position, and what was expected there.
+"""The recursive-descent parser: tokens into the tree of ``tree.py``, each literal made
+into what its key holds (a number, a status, a time or an age, a duration) and checked
+against it.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Sequence
-from typing import NamedTuple, TypeAlias
+from collections.abc import Callable
 
-from .errors import InvalidFilterError
+from ..errors import InvalidFilterError
+from .tokens import (
+    _END,
+    _KEYWORDS,
+    _NUMBER_PATTERN,
+    _NUMBER_TOKEN,
+    _OPERATOR,
+    _PUNCTUATION,
+    _QUOTED_NAME,
+    _STRING,
+    _WORD,
+    _fail,
+    _Source,
+    _Token,
+    _tokens,
+)
+from .tree import (
+    _ATTRIBUTE_ALIASES,
+    _DURATION,
+    _NAME_TAGS,
+    _NUMBER,
+    _PREFIXES,
+    _STATUS,
+    _TIME,
+    ATTRIBUTE,
+    ATTRIBUTES,
+    MAX_CONDITIONS,
+    MAX_DEPTH,
+    MAX_IN_VALUES,
+    STATUSES,
+    TAG,
+    Ago,
+    And,
+    Comparison,
+    Expression,
+    Key,
+    Not,
+    Or,
+    Value,
+    holds,
+)
 
-# Bounds on what one expression may ask for: each keeps the parse, the SQL and its bound
-# parameters small (SQLite allows 32,766 parameters; 10,000 characters hold fewer values).
-MAX_EXPRESSION_LENGTH = 10_000
-MAX_DEPTH = 50  # parentheses and NOTs inside each other
-MAX_IN_VALUES = 1_000
-MAX_CONDITIONS = 200
-MAX_ORDER_KEYS = 20
-MAX_RESULTS = 100_000
-
-# The kinds of keys.
-METRIC = "metric"
-PARAM = "param"
-TAG = "tag"
-LABEL = "label"
-ATTRIBUTE = "attribute"
-
-# What an attribute holds decides which literals it compares with.
-_TEXT = "text"  # compared as text, or as a number when both sides are numbers
-_STATUS = "status"  # text only: one of the statuses
-_TIME = "time"  # Unix seconds; literals may be dates or ages
-_DURATION = "duration"  # seconds; literals may be '90s', '5m', '2h'
-_NUMBER = "number"  # metrics: numbers only
-
-ATTRIBUTES: dict[str, str] = {
-    "id": _TEXT,
-    "name": _TEXT,
-    "status": _STATUS,
-    "collection": _TEXT,
-    "scenario": _TEXT,
-    "scenario_version": _TEXT,
-    "notebook": _TEXT,
-    "pipeline": _TEXT,
-    "execution": _TEXT,
-    "start_time": _TIME,
-    "end_time": _TIME,
-    "duration": _DURATION,
-}
-# MLflow's names of the same attributes.
-_ATTRIBUTE_ALIASES = {"run_name": "name", "run_id": "id"}
-# Tags that MLflow (and get_runs) show but that are the run's name.
-_NAME_TAGS = ("mlflow.runName", "runName")
-_PREFIXES = {
-    "metrics": METRIC,
-    "metric": METRIC,
-    "params": PARAM,
-    "param": PARAM,
-    "parameters": PARAM,
-    "tags": TAG,
-    "tag": TAG,
-    "labels": LABEL,
-    "label": LABEL,
-    "attributes": ATTRIBUTE,
-    "attribute": ATTRIBUTE,
-    "attr": ATTRIBUTE,
-    "run": ATTRIBUTE,
-}
-_PREFIX_OF = {METRIC: "metrics", PARAM: "params", TAG: "tags", LABEL: "labels"}
-# The statuses a run shows (see model.STATUSES; repeated here to keep this module free of
-# imports, and checked against it by the tests).
-STATUSES = ("RUNNING", "FINISHED", "FAILED", "INTERRUPTED", "TERMINATED", "KILLED")
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 # A time number this large is MLflow's Unix milliseconds: as seconds it would lie past the
 # year 5000, and no run of ours starts after 2262.
 _MILLISECONDS_ABOVE = 1e11
-
-
-class Key(NamedTuple):
-    """What a condition looks at: a metric's last value, a parameter, a tag, a label (its
-    JSON scalar), or an attribute of the run (``kind`` ATTRIBUTE, ``name`` one of
-    ``ATTRIBUTES``)."""
-
-    kind: str
-    name: str
-
-
-class Ago(NamedTuple):
-    """A time given as an age ('-2d'): ``seconds`` before the moment the query runs."""
-
-    seconds: float
-
-
-Value: TypeAlias = "float | str | Ago"
-
-
-class Comparison(NamedTuple):
-    """``key operator values``; ``negated`` for != (operator '='), NOT LIKE, NOT IN,
-    NOT BETWEEN and IS NOT NULL.
-
-    ``operator`` is one of '=', '<', '<=', '>', '>=', 'LIKE', 'ILIKE', 'IN', 'BETWEEN'
-    (two values, low then high) or 'IS NULL' (no values). Numbers are floats, text is
-    str; values of time attributes are Unix seconds or ``Ago``, of ``duration`` seconds."""
-
-    key: Key
-    operator: str
-    values: tuple[Value, ...]
-    negated: bool = False
-
-
-class Not(NamedTuple):
-    operand: Expression
-
-
-class And(NamedTuple):
-    operands: tuple[Expression, ...]
-
-
-class Or(NamedTuple):
-    operands: tuple[Expression, ...]
-
-
-Expression: TypeAlias = "Comparison | Not | And | Or"
-
-
-class OrderKey(NamedTuple):
-    """One key of an order: ascending unless ``descending``."""
-
-    key: Key
-    descending: bool = False
-
-
-def holds(key: Key) -> str:
-    """What the key holds, which decides the literals it takes: 'number' (metrics), 'time'
-    (start_time, end_time), 'duration', 'status', or 'text' (compared as text, or as
-    numbers when the literal is a number: parameters, tags, labels, other attributes)."""
-    if key.kind == METRIC:
-        return _NUMBER
-    if key.kind == ATTRIBUTE:
-        return ATTRIBUTES[key.name]
-    return _TEXT
-
-
-def key_text(key: Key) -> str:
-    """The key as it is written, back-quoted where its name needs it: ``metrics.`val loss```."""
-    if key.kind == ATTRIBUTE:
-        return key.name
-    name = key.name
-    if not re.fullmatch(r"[^\s()=<>!,'\"`.]+", name):
-        name = "`" + name.replace("`", "``") + "`"
-    return f"{_PREFIX_OF[key.kind]}.{name}"
-
-
-# ---------------------------------------------------------------- tokens
-
-_WORD = "word"
-_NUMBER_TOKEN = "number"
-_STRING = "string"
-_QUOTED_NAME = "quoted name"
-_OPERATOR = "operator"
-_PUNCTUATION = "punctuation"
-_END = "end"
-
-_KEYWORDS = frozenset({"AND", "OR", "NOT", "IN", "LIKE", "ILIKE", "BETWEEN", "IS", "NULL"})
-_NUMBER_PATTERN = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
-# A bare word (a keyword, a key) runs until a space or a character that means something.
-_WORD_END = frozenset("()=<>!,'\"`")
-_OPERATORS = ("<=", ">=", "<>", "!=", "=", "<", ">")
-
-
-class _Token(NamedTuple):
-    kind: str
-    text: str  # a string's or quoted name's content unescaped; otherwise as typed
-    start: int  # 0-based offsets into the expression
-    end: int
-    quote: str = ""  # the quote of a string: a double-quoted one after a prefix is a name
-
-
-class _Source(NamedTuple):
-    """The text being parsed, and what it is called in messages."""
-
-    text: str
-    what: str  # "" for a filter; "in order_by item 2: " for an order
-
-
-def _fail(source: _Source, offset: int, message: str, detail: str = "") -> InvalidFilterError:
-    """An error: ``message`` at the 1-based position, then ``detail`` (what was found, a
-    hint), then the text with a caret under the position."""
-    text = source.text
-    # A window of the text around the position, on one line, so the caret lines up.
-    first = max(0, offset - 50)
-    last = min(len(text), max(offset, first) + 30)
-    shown = "".join(
-        " " if character in "\t\r\n\v\f" else character for character in text[first:last]
-    )
-    lead = "..." if first > 0 else ""
-    tail = "..." if last < len(text) else ""
-    caret = " " * (len(lead) + offset - first) + "^"
-    return InvalidFilterError(
-        f"{source.what}{message} at position {offset + 1}{detail}\n  {lead}{shown}{tail}\n  {caret}"
-    )
-
-
-def _tokens(source: _Source) -> list[_Token]:
-    text = source.text
-    tokens: list[_Token] = []
-    position = 0
-    length = len(text)
-    while position < length:
-        character = text[position]
-        if character.isspace():
-            position += 1
-            continue
-        start = position
-        if character in "(),":
-            tokens.append(_Token(_PUNCTUATION, character, start, start + 1))
-            position += 1
-            continue
-        if character in "=<>!":
-            operator = next((o for o in _OPERATORS if text.startswith(o, position)), None)
-            if operator is None:
-                raise _fail(source, position, "expected '=' after '!'")
-            tokens.append(_Token(_OPERATOR, operator, start, start + len(operator)))
-            position += len(operator)
-            continue
-        if character in "'\"`":
-            content, position = _quoted(source, position)
-            kind = _QUOTED_NAME if character == "`" else _STRING
-            tokens.append(_Token(kind, content, start, position, character))
-            continue
-        number = _NUMBER_PATTERN.match(text, position)
-        if number is not None and (character.isdigit() or number.end() > position + 1):
-            position = number.end()
-            if (
-                position < length
-                and not text[position].isspace()
-                and text[position] not in _WORD_END
-            ):
-                raise _fail(
-                    source,
-                    start,
-                    "expected a number",
-                    f", found {text[start : _word_end(text, position)][:40]!r}; quote text, "
-                    "durations and ages: '5m', '-2d'",
-                )
-            tokens.append(_Token(_NUMBER_TOKEN, number.group(), start, position))
-            continue
-        position = _word_end(text, position)
-        tokens.append(_Token(_WORD, text[start:position], start, position))
-    tokens.append(_Token(_END, "", length, length))
-    return tokens
-
-
-def _word_end(text: str, position: int) -> int:
-    while position < len(text) and not text[position].isspace() and text[position] not in _WORD_END:
-        position += 1
-    return position
-
-
-def _quoted(source: _Source, start: int) -> tuple[str, int]:
-    """The content of the quoted text starting at ``start`` (a doubled quote stands for
-    one), and the offset after its closing quote."""
-    text = source.text
-    quote = text[start]
-    parts: list[str] = []
-    position = start + 1
-    while True:
-        closing = text.find(quote, position)
-        if closing < 0:
-            what = "name" if quote == "`" else "text"
-            raise _fail(
-                source,
-                start,
-                f"expected a closing {quote} for the {what} that starts here "
-                f"(a {quote} inside it is written twice: {quote}{quote})",
-            )
-        parts.append(text[position:closing])
-        if text.startswith(quote, closing + 1):
-            parts.append(quote)
-            position = closing + 2
-            continue
-        return "".join(parts), closing + 1
-
-
-# ---------------------------------------------------------------- the parser
 
 
 def _shown(token: _Token, source: _Source) -> str:
@@ -645,97 +402,3 @@ def _iso_seconds(text: str) -> float | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     return moment.timestamp()
-
-
-def _checked_length(source: _Source) -> None:
-    if len(source.text) > MAX_EXPRESSION_LENGTH:
-        raise _fail(
-            source,
-            MAX_EXPRESSION_LENGTH,
-            f"an expression is at most {MAX_EXPRESSION_LENGTH:,} characters; this one has "
-            f"{len(source.text):,}",
-        )
-    # A NUL would end a LIKE pattern early in SQLite (matching more than asked), and a
-    # lone surrogate (text that was not UTF-8) cannot be sent to SQLite at all.
-    for offset, character in enumerate(source.text):
-        if character == "\x00" or "\ud800" <= character <= "\udfff":
-            what = "a NUL character" if character == "\x00" else "text that is not UTF-8"
-            raise _fail(source, offset, f"{what} cannot be searched for; remove it")
-
-
-def parse_filter(text: str | None) -> Expression | None:
-    """The tree of a filter expression; None for no filter (None, empty or blank text).
-
-    >>> parse_filter("status = 'FINISHED' and (params.lr < 0.01 or tags.stage IN ('a', 'b'))")
-    """
-    if text is None:
-        return None
-    if not isinstance(text, str):
-        raise InvalidFilterError(
-            f"a filter expression is text, got {type(text).__name__}; for example "
-            "\"metrics.accuracy > 0.9 and params.optimizer = 'adam'\""
-        )
-    source = _Source(text, "")
-    _checked_length(source)
-    parser = _Parser(source)
-    if parser.peek().kind == _END:
-        return None
-    expression = parser.expression()
-    parser.finish()
-    return expression
-
-
-def parse_order_by(items: Sequence[str] | str | None) -> tuple[OrderKey, ...]:
-    """The keys of an order: each item ``KEY [ASC|DESC]`` (ascending unless DESC), or
-    several such separated by commas.
-
-    >>> parse_order_by(["metrics.accuracy DESC", "params.lr"])
-    """
-    if items is None:
-        return ()
-    if isinstance(items, str):
-        items = [items]
-    keys: list[OrderKey] = []
-    for number, item in enumerate(items, start=1):
-        what = f"in order_by item {number}: " if len(items) > 1 else "in order_by: "
-        if not isinstance(item, str):
-            raise InvalidFilterError(
-                f"{what}expected text such as 'metrics.accuracy DESC', got {type(item).__name__}"
-            )
-        source = _Source(item, what)
-        _checked_length(source)
-        parser = _Parser(source)
-        while True:
-            token = parser.peek()
-            key = parser.key()
-            direction = parser.peek()
-            descending = parser.is_keyword(direction, "DESC")
-            if descending or parser.is_keyword(direction, "ASC"):
-                parser.advance()
-            keys.append(OrderKey(key, descending))
-            if len(keys) > MAX_ORDER_KEYS:
-                raise _fail(source, token.start, f"an order has at most {MAX_ORDER_KEYS} keys")
-            separator = parser.advance()
-            if separator.kind == _END:
-                break
-            if not (separator.kind == _PUNCTUATION and separator.text == ","):
-                raise parser.expect("ASC, DESC, ',' or the end", parser.previous_text(), separator)
-    return tuple(keys)
-
-
-def check_page(max_results: object, offset: object) -> tuple[int | None, int]:
-    """``max_results`` (None for all, else 1 to MAX_RESULTS) and ``offset`` (0 or more),
-    checked: an ``InvalidFilterError`` names the one that is wrong."""
-    # bool is an int, but True is no count of runs.
-    if max_results is not None and (
-        not isinstance(max_results, int)
-        or isinstance(max_results, bool)
-        or not 1 <= max_results <= MAX_RESULTS
-    ):
-        raise InvalidFilterError(
-            f"max_results must be a whole number from 1 to {MAX_RESULTS:,}, got {max_results!r}; "
-            "page through more with offset"
-        )
-    if not isinstance(offset, int) or isinstance(offset, bool) or not 0 <= offset < 2**62:
-        raise InvalidFilterError(f"offset must be a whole number, 0 or more, got {offset!r}")
-    return max_results, offset
