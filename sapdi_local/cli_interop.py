@@ -109,7 +109,7 @@ def import_mlflow(
       sapdi-local import mlflow sqlite:///mlruns/mlflow.db --scenario churn
       sapdi-local import mlflow http://127.0.0.1:5000 --experiment baseline
     """
-    from .importing import is_mlflow_file, mlflow_file_path, read_mlflow_client, read_mlflow_file
+    from .interop import is_mlflow_file, mlflow_file_path, read_mlflow_client, read_mlflow_file
 
     click.echo(f"reading {source}", err=True)
     if is_mlflow_file(source):
@@ -141,7 +141,7 @@ def import_trackio(
     Example:
       sapdi-local import trackio ~/.cache/huggingface/trackio/demo.db
     """
-    from .importing import read_trackio
+    from .interop import read_trackio
 
     read = read_trackio(path.expanduser(), scenario=scenario)
     _store_imported(read, db, replace, as_json)
@@ -246,8 +246,7 @@ def push_mlflow(
       sapdi-local push mlflow https://mlflow.internal --collection baseline --run lr-0.01
     """
     from .cli_writing import all_runs, select_for_export
-    from .importing import mlflow_client
-    from .pushing import push_runs
+    from .interop import mlflow_client, push_runs
 
     mlflow_client(uri)  # a missing extra is reported before anything else happens
     path = _database(db)

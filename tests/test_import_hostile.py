@@ -32,8 +32,8 @@ from hypothesis import strategies as st
 
 from sapdi_local.cli import main
 from sapdi_local.errors import TrackingError
-from sapdi_local.importing import read_mlflow_file, shown
-from sapdi_local.run_rules import check_run_content
+from sapdi_local.interop import read_mlflow_file
+from sapdi_local.run_rules import check_run_content, shown
 from sapdi_local.store import RUN_CHILD_TABLES, Store, import_runs
 from sapdi_local.validation import MAX_TIMESTAMP, MIN_TIMESTAMP
 

@@ -36,10 +36,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import InteropError
-from .importing import mlflow_client
-from .model import FAILED, FINISHED, RUNNING, Run
-from .store import PushState, Store
+from ..errors import InteropError
+from ..model import FAILED, FINISHED, RUNNING, Run
+from ..store import PushState, Store
+from .runs import mlflow_client
 
 RUN_ID_TAG = "sapdi_local.run_id"
 LABELS_TAG = "sapdi_local.labels"

@@ -49,17 +49,17 @@ from functools import partial
 from pathlib import Path
 from typing import Any, NamedTuple, TypeGuard
 
-from .errors import (
+from ..errors import (
     InvalidTypeError,
     InvalidValueError,
     MissingExtraError,
     StorageError,
     TrackingError,
 )
-from .model import FAILED, FINISHED, RUNNING, TERMINATED
-from .run_rules import check_run_content, check_run_id, check_run_time, quoted, shown
-from .store import ImportedRun
-from .validation import (
+from ..model import FAILED, FINISHED, RUNNING, TERMINATED
+from ..run_rules import check_run_content, check_run_id, check_run_time, quoted, shown
+from ..store import ImportedRun
+from ..validation import (
     HISTORY_WINDOW,
     TIME_RANGE_TEXT,
     check_metric_value,
