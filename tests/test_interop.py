@@ -8,9 +8,9 @@ import http.client
 import json
 import math
 import os
+import re
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -261,18 +261,17 @@ def test_import_refuses_files_that_are_not_mlflow_or_trackio(tmp_path: Path) -> 
 # ---------------------------------------------------------------- a real MLflow server
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+# The port uvicorn bound, which it prints once listening (asked for port 0: any free one).
+LISTENING = re.compile(r"Uvicorn running on http://127\.0\.0\.1:(\d+)")
 
 
 class Server:
-    """`mlflow server` on a free loopback port, in its own process group."""
+    """`mlflow server` on a loopback port it picks itself (port 0, read back from its log: a
+    port probed free here could be taken before the server binds it), in its own process
+    group."""
 
     def __init__(self, backend: Path, folder: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.port = 0
         self.log = (folder / "server.log").open("w")
         artifacts = folder / "artifacts"
         artifacts.mkdir(exist_ok=True)
@@ -280,7 +279,7 @@ class Server:
         self.process = subprocess.Popen(
             [
                 sys.executable, "-m", "mlflow", "server",
-                "--host", "127.0.0.1", "--port", str(self.port),
+                "--host", "127.0.0.1", "--port", "0",
                 "--backend-store-uri", f"sqlite:///{backend}",
                 "--default-artifact-root", str(artifacts),
                 "--workers", "1",
@@ -289,16 +288,26 @@ class Server:
         )  # fmt: skip
         deadline = time.monotonic() + SERVER_START_TIMEOUT
         while True:
-            try:
-                with urllib.request.urlopen(f"{self.url}/health", timeout=2) as answer:
-                    if answer.status == 200:
-                        return
-            except OSError:
-                pass
+            if not self.port:
+                listening = LISTENING.search(Path(self.log.name).read_text(errors="replace"))
+                self.port = int(listening.group(1)) if listening else 0
+            if self.port:
+                try:
+                    with urllib.request.urlopen(f"{self.url}/health", timeout=2) as answer:
+                        if answer.status == 200:
+                            return
+                except OSError:
+                    pass
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.stop()
-                raise AssertionError(f"mlflow server did not start: {self.log.name}")
+                raise AssertionError(
+                    f"mlflow server did not start within {SERVER_START_TIMEOUT} s: {self.log.name}"
+                )
             time.sleep(0.5)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
 
     def stop(self) -> None:
         with_group = [signal.SIGTERM, signal.SIGKILL]
@@ -487,12 +496,21 @@ def test_import_mlflow_server_without_mlflow_names_the_extra(
 class CountingProxy:
     """A pass-through HTTP proxy in front of the real server that counts, per metric
     key and run, the metric values the server accepted in log-batch requests: how often
-    each value was sent."""
+    each value was sent.
+
+    With ``hold_after`` set, once that many batches of values have gone through, every
+    further request is held (``held`` is set) until ``released``, then dropped unanswered
+    and never forwarded: a push killed meanwhile dies at a known point, between two runs'
+    batches, however fast or slow the machine."""
 
     def __init__(self, upstream_port: int) -> None:
         self.values: Counter[tuple[str, str, int, int, float]] = Counter()
         self.requests: Counter[str] = Counter()
         self.active = 0
+        self.value_batches = 0
+        self.hold_after: int | None = None
+        self.held = threading.Event()
+        self.released = threading.Event()
         lock = threading.Lock()
         proxy = self
 
@@ -503,7 +521,12 @@ class CountingProxy:
             def forward(self) -> None:
                 with lock:
                     proxy.active += 1
+                    hold = proxy.hold_after is not None and proxy.value_batches >= proxy.hold_after
                 try:
+                    if hold:
+                        proxy.held.set()
+                        proxy.released.wait(timeout=600)
+                        return
                     self.relay()
                 finally:
                     with lock:
@@ -523,6 +546,7 @@ class CountingProxy:
                     proxy.requests[self.path.split("?")[0]] += 1
                     if answer.status == 200 and self.path.endswith("/runs/log-batch"):
                         sent = json.loads(body)
+                        proxy.value_batches += bool(sent.get("metrics"))
                         for m in sent.get("metrics", []):
                             proxy.values[
                                 (sent["run_id"], m["key"], int(m["step"]), int(m["timestamp"]),
@@ -544,6 +568,11 @@ class CountingProxy:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
+    def release(self) -> None:
+        """Stop holding: the held requests are dropped, the next ones forwarded."""
+        self.hold_after = None
+        self.released.set()
+
     def wait_idle(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
         while self.active and time.monotonic() < deadline:
@@ -561,6 +590,7 @@ def push_server(tmp_path: Path) -> Iterator[tuple[Server, CountingProxy]]:
     try:
         yield server, proxy
     finally:
+        proxy.release()
         proxy.close()
         server.stop()
 
@@ -647,13 +677,15 @@ def assert_server_holds_each_value_once(db: Path, url: str, proxy: CountingProxy
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)  # an MLflow server, three pushes: about 2 minutes here
 def test_push_to_mlflow_server_killed_halfway_ends_with_each_run_once(
     tmp_path: Path, push_server: tuple[Server, CountingProxy]
 ) -> None:
     """50 runs with 1000-value histories pushed to a real `mlflow server` through a
-    counting pass-through proxy; the push is SIGKILLed once after some but not all runs,
-    then run again: every run is on the server once, every parameter, tag, label and value
-    exactly once, and the proxy saw no value sent twice. Values added afterwards go up
+    counting pass-through proxy; the push is SIGKILLed once after a quarter of the runs'
+    values went through (the proxy holds its next request until then), then run again:
+    every run is on the server once, every parameter, tag, label and value exactly once,
+    and the proxy saw no value sent twice. Values added afterwards go up
     with the next push and nothing else does; lost records (a run created but not recorded,
     a batch sent but not recorded) are recovered from the server without doubling."""
     server, proxy = push_server
@@ -661,18 +693,22 @@ def test_push_to_mlflow_server_killed_halfway_ends_with_each_run_once(
     ids = fill_local(db)
     env = {**os.environ, "MLFLOW_TRACKING_URI": proxy.url}
     env.pop("SAPDI_LOCAL_DB", None)
-    started = time.monotonic()
+    proxy.hold_after = RUNS // 4
     process = subprocess.Popen(
         push_command(db, proxy.url), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
-    while process.poll() is None and pushed_runs(db) < RUNS // 4:
-        time.sleep(0.05)
-    assert process.poll() is None, "the push ended before it could be killed"
+    deadline = time.monotonic() + 300
+    while not proxy.held.wait(timeout=0.1):
+        assert process.poll() is None, (
+            f"the push ended before its {RUNS // 4 + 1}th batch: {process.communicate()}"
+        )
+        assert time.monotonic() < deadline, f"no batch {RUNS // 4 + 1} within 300 s"
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
-    proxy.wait_idle()  # a request the push sent before it died may still be on its way
+    proxy.release()
+    proxy.wait_idle()  # the held request is dropped, never forwarded
     done_before = pushed_runs(db)
-    assert RUNS // 4 <= done_before < RUNS
+    assert 0 < done_before < RUNS
     sent_before = sum(proxy.values.values())
 
     finished = subprocess.run(
@@ -720,4 +756,3 @@ def test_push_to_mlflow_server_killed_halfway_ends_with_each_run_once(
     assert recovered["values_sent"] == 0
     assert recovered["values_already_there"] == VALUES + 400
     assert_server_holds_each_value_once(db, server.url, proxy)
-    assert time.monotonic() - started < 240
