@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import os
 import sqlite3
 import subprocess
@@ -27,8 +29,59 @@ CONTEXT_VARIABLES = (
 )
 
 
+# Variables that code outside the tests sets in this process; put back after each test, but
+# no test's fault: pytest names the test running, and push_runs keeps MLflow's client from
+# printing run links into the command's output.
+SET_BY_OTHERS = frozenset({"PYTEST_CURRENT_TEST", "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"})
+
+
 @pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+def process_state_is_restored() -> Iterator[None]:
+    """Each test starts with a default SDK of its own, not yet opened (so it resolves its file
+    under this test's SAPDI_LOCAL_DB), and must leave the process as it found it: the default
+    SDK, the environment, the working directory and sys.path. A test that changes one without
+    restoring it fails, naming what it left changed, and the state is put back so that the
+    tests after it do not depend on the order they run in.
+
+    Set up before monkeypatch (clean_environment asks for it first), so its check runs
+    after monkeypatch has undone its changes."""
+    environment = dict(os.environ)
+    cwd = os.getcwd()
+    search_path = list(sys.path)
+    fresh = MLTrackingSDK()
+    previous = tracking.set_default_sdk(fresh)
+    yield
+    left = tracking.set_default_sdk(previous)
+    close_quietly(fresh)
+    changed = []
+    if left is not fresh:
+        changed.append("the default SDK (restore it: conftest.as_default_sdk)")
+    if dict(os.environ) != environment:
+        differing = {name for name, _ in set(os.environ.items()) ^ set(environment.items())}
+        if differing - SET_BY_OTHERS:
+            changed.append(f"environment variables {sorted(differing - SET_BY_OTHERS)}")
+        for name in differing - {"PYTEST_CURRENT_TEST"}:  # pytest's own, kept up to date by it
+            if name in environment:
+                os.environ[name] = environment[name]
+            else:
+                del os.environ[name]
+    if os.getcwd() != cwd:
+        changed.append(f"the working directory ({os.getcwd()})")
+        os.chdir(cwd)
+    if sys.path != search_path:
+        changed.append("sys.path")
+        sys.path[:] = search_path
+    if changed:
+        pytest.fail(
+            "the test left process-wide state changed: "
+            + "; ".join(changed)
+            + " (use monkeypatch, or try/finally)",
+            pytrace=False,
+        )
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(process_state_is_restored: None, monkeypatch: pytest.MonkeyPatch) -> None:
     """No SAPDI_* variable from the machine leaks into a test."""
     for name in CONTEXT_VARIABLES:
         monkeypatch.delenv(name, raising=False)
@@ -130,10 +183,19 @@ def fixture_script(name: str) -> Any:
     """A script of tests/fixtures loaded as a module, by path: putting that folder on
     sys.path would also make its data folders importable (tests/fixtures/trackio would pass
     for the trackio package)."""
-    import importlib.util
+    return _module_at(Path(__file__).with_name("fixtures") / f"{name}.py", f"fixtures_{name}")
 
-    path = Path(__file__).with_name("fixtures") / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"fixtures_{name}", path)
+
+def repository_script(name: str) -> Any:
+    """A script of the repository's scripts/ folder loaded as a module, by path: a test
+    that put scripts/ on sys.path would change it for every test after it."""
+    return _module_at(Path(__file__).parent.parent / "scripts" / f"{name}.py", f"scripts_{name}")
+
+
+@functools.cache
+def _module_at(path: Path, module_name: str) -> Any:
+    # Loaded once: a script's dataclasses look their module up in sys.modules while made.
+    spec = importlib.util.spec_from_file_location(module_name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module

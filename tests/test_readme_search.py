@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import repository_script
 
 from sapdi_local import MLTrackingSDK
 from sapdi_local.cli import main
@@ -23,10 +23,7 @@ PYTHON = re.search(r"```python\n(.*?)\n```", SECTION, re.DOTALL).group(1)  # typ
 @pytest.fixture
 def tour(tmp_path: Path) -> Path:
     """The documentation's tour database (scripts/build_tour_db.py)."""
-    sys.path.insert(0, str(ROOT / "scripts"))
-    import build_tour_db
-
-    return build_tour_db.build(tmp_path / "tracking.db")
+    return repository_script("build_tour_db").build(tmp_path / "tracking.db")
 
 
 def test_the_section_has_examples() -> None:

@@ -687,9 +687,10 @@ def test_only_reading_methods_are_answered(
 
 
 def test_no_request_changes_the_database(
-    client_for: ClientFor, db_path: Path, filled: dict[str, str]
+    client_for: ClientFor, db_path: Path, filled: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    tracking.set_default_sdk(None)
+    # No default SDK at all: the explorer must not reach for one (and write through it).
+    monkeypatch.setattr(tracking, "_default", None)
     before = hashlib.sha256(db_path.read_bytes()).hexdigest()
     client = client_for(db_path)
     for path in ("/", "/api/database", "/api/collections", "/api/runs", "/api/runs/x"):
