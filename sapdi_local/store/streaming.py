@@ -23,11 +23,11 @@ from typing import Any, NamedTuple
 
 from ..search_language import ATTRIBUTE, Key, OrderKey, check_page, parse_filter
 from .queries import RunQueries
-from .search import (
+from .search import _gone_runs
+from .search_sql import (
     CASEFOLD_FUNCTION,
     _casefold,
     _Compiler,
-    _gone_runs,
     _keys,
     _listed,
     _order_keys,
