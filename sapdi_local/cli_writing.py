@@ -34,6 +34,7 @@ from .files import (
     SHARED_MODE,
     json_array_text,
     metric_history_json,
+    metric_values_csv,
     new_text_file,
     refuse_existing,
 )
@@ -478,10 +479,8 @@ def write_csv(
         rows = csv.writer(handle)
         rows.writerow(["run_id", "metric", "step", "value", "timestamp"])
         for run_id, histories in exported_histories(selection, "writing metrics.csv"):
-            rows.writerows(
-                [run_id, history.name, item.step, item.value, item.timestamp]
-                for history in histories
-                for item in history.values
+            handle.writelines(
+                metric_values_csv(run_id, history.name, history.values) for history in histories
             )
     return count
 

@@ -5,6 +5,8 @@ an existing file unless the user said to replace it, and never through a symboli
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
 import os
@@ -192,3 +194,29 @@ def _scalar_texts(column: Sequence[Any]) -> Iterable[str]:
     if kinds == {int}:
         return map(int.__repr__, column)
     return map(json_scalar, column)
+
+
+def metric_values_csv(run_id: str, name: str, values: Sequence[Sequence[Any]]) -> str:
+    """The lines ``csv.writer`` (its default dialect) writes of ``[run_id, name, step,
+    value, timestamp]`` for each (value, step, timestamp) of a history. The usual history
+    (float values and times, whole or missing steps) is laid out directly: numbers need no
+    quoting, and the run and metric are quoted once rather than once per value."""
+    kinds = {float}.issuperset
+    if not (
+        kinds(map(type, (value for value, _, _ in values)))
+        and kinds(map(type, (stamp for _, _, stamp in values)))
+        and {int, type(None)}.issuperset(map(type, (step for _, step, _ in values)))
+    ):
+        text = io.StringIO()
+        csv.writer(text).writerows(
+            [run_id, name, step, value, stamp] for value, step, stamp in values
+        )
+        return text.getvalue()
+    text = io.StringIO()
+    csv.writer(text).writerow([run_id, name, ""])
+    prefix = text.getvalue()[:-2]  # "run,name," without the line's end
+    return "".join(
+        f"{prefix}{'' if step is None else int.__repr__(step)},"
+        f"{float.__repr__(value)},{float.__repr__(stamp)}\r\n"
+        for value, step, stamp in values
+    )

@@ -24,7 +24,12 @@ from hypothesis import strategies as st
 from sapdi_local import MLTrackingSDK
 from sapdi_local.cli import main
 from sapdi_local.cli_common import duration_seconds
-from sapdi_local.files import json_array_text, json_scalar, metric_history_json
+from sapdi_local.files import (
+    json_array_text,
+    json_scalar,
+    metric_history_json,
+    metric_values_csv,
+)
 from sapdi_local.records import histories_from_rows, run_from_record
 from sapdi_local.store import ReadOnlyStore, RunFilter, search_run_records
 from sapdi_local.store.streaming import RunStream, streamed_runs
@@ -215,6 +220,26 @@ def test_metric_history_json_is_json_dumps(
     assert metric_history_json(run_id, name, values) == json.dumps(
         item, indent=2, ensure_ascii=False
     )
+
+
+@given(
+    run_id=st.text(),
+    name=st.text(),
+    values=st.lists(
+        st.tuples(
+            st.floats() | st.integers(),
+            st.none() | st.integers() | st.booleans(),
+            st.floats() | st.integers(),
+        ),
+        max_size=5,
+    ),
+)
+def test_metric_values_csv_is_what_csv_writer_writes(
+    run_id: str, name: str, values: list[tuple[Any, Any, Any]]
+) -> None:
+    written = io.StringIO()
+    csv.writer(written).writerows([run_id, name, s, v, t] for v, s, t in values)
+    assert metric_values_csv(run_id, name, values) == written.getvalue()
 
 
 # ---------------------------------------------------------------- the commands' bytes
