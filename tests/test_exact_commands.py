@@ -73,6 +73,7 @@ def read_until(stream: Any, marker: str) -> str:
     return seen
 
 
+@pytest.mark.timeout(120)  # a child process that hangs would otherwise block a read
 def test_delete_deletes_exactly_the_runs_it_listed(tmp_path: Path) -> None:
     """A run started in the scenario while the prompt waits is not deleted: the command
     deletes the listed runs by id, not by running its selectors again."""
@@ -253,6 +254,7 @@ def test_a_submit_whose_persist_fails_says_so_once_and_leaves_no_run(tmp_path: P
 # ---------------------------------------------------------------- ui --open
 
 
+@pytest.mark.timeout(120)  # a child process that hangs would otherwise block a read
 def test_ui_open_says_when_no_browser_could_be_opened(tmp_path: Path) -> None:
     db = tmp_path / "t.db"
     finished_runs(db, "s", ["a"])

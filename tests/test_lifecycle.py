@@ -120,6 +120,7 @@ def test_a_saved_sdk_is_let_go(tmp_path: Path) -> None:
     assert reference() is None
 
 
+@pytest.mark.timeout(120)  # a child process that hangs would otherwise block a read
 def test_a_failed_save_at_exit_says_what_is_lost(tmp_path: Path) -> None:
     """When the lock is held at exit, the warning says the values are lost, not kept."""
     db = tmp_path / "t.db"
@@ -200,6 +201,7 @@ while True:
 """
 
 
+@pytest.mark.timeout(120)  # a child process that hangs would otherwise block a read
 @pytest.mark.parametrize(
     "signal_name, status, exit_codes",
     [("SIGTERM", "TERMINATED", {143}), ("SIGINT", "INTERRUPTED", {1, -2, 130})],

@@ -537,6 +537,7 @@ DOOMED = """
 """
 
 
+@pytest.mark.timeout(120)  # a child process that hangs would otherwise block a read
 def test_status_tells_live_running_runs_from_killed_ones(sdk: MLTrackingSDK) -> None:
     write_run(sdk, "done")
     child = subprocess.Popen(

@@ -524,6 +524,7 @@ def test_merging_a_file_into_itself_is_refused_at_once(
     assert "is the database being merged into" in result.output
 
 
+@pytest.mark.timeout(120)  # a child process that hangs would otherwise block a read
 def test_merge_reads_the_other_file_without_the_lock_of_the_target(tmp_path: Path) -> None:
     """While another process holds the target's lock, merge still reads and checks the
     other file; only its one write waits, and gives up after lock_timeout."""

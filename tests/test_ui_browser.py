@@ -228,6 +228,7 @@ def error_text(page: Any, fragment: str) -> str:
 # ---------------------------------------------------------------- tests
 
 
+@pytest.mark.timeout(120)  # a child process that hangs would otherwise block a read
 def test_real_server_subprocess_charts_two_selected_runs(
     browser: Any, shared_db: Path, tmp_path: Path
 ) -> None:

@@ -161,6 +161,7 @@ def test_missing_plotly_names_the_extra(
     assert 'pip install "sapdi-local[ui]"' in result.output
 
 
+@pytest.mark.timeout(120)  # a child process that hangs would otherwise block a read
 def test_a_real_process_serves_http_until_interrupted(db_path: Path, one_run: str) -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "sapdi_local", "ui", "--db", str(db_path), "--port", "0"],
