@@ -384,7 +384,7 @@ def warn_unreadable(run_id: str, name: str | None, unreadable: Iterable[Unreadab
     import sys  # imported when first needed, as the warnings are rare
 
     level, frame = 1, sys._getframe(0)
-    package = os.path.dirname(__file__)
+    package = os.path.dirname(os.path.dirname(__file__))  # sapdi_local, not records
     while frame is not None and frame.f_code.co_filename.startswith(package):
         level, frame = level + 1, frame.f_back  # type: ignore[assignment]
     run = f"run {run_id}" + ("" if name is None else f" ({name!r})")
