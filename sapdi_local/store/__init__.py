@@ -5,7 +5,9 @@ without it. One concern per module:
 
 - ``schema``: the numbered migrations and the checks that a file holds a usable database;
 - ``selection``: which runs to read and in what order, and the SQL clauses they become;
-- ``database``: opening a file, locking it, its transactions and their errors;
+- ``opening``: connecting to a file, reading one without writing, checking it is ours;
+- ``database``: ``Database``, which opens, locks and migrates a file, its transactions
+  and their errors;
 - ``queries``: the reads every store offers;
 - ``push_records``: what ``sapdi-local push`` sent to which target;
 - ``writing``: ``Store``, which persists, deletes and vacuums;
@@ -18,8 +20,9 @@ the database: ``import sapdi_local.tracking`` stays without sqlite3 and filelock
 """
 
 from .copying import MergeReport, merge_from
-from .database import BUSY_TIMEOUT_SECONDS, DEFAULT_LOCK_TIMEOUT, FILE_MODE
+from .database import DEFAULT_LOCK_TIMEOUT, FILE_MODE
 from .imported import ImportedRun, ImportReport, import_runs
+from .opening import BUSY_TIMEOUT_SECONDS
 from .push_records import PushState
 from .reading import ReadOnlyStore
 from .schema import (

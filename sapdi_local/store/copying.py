@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from ..errors import StorageError, TrackingError
 from ..files import publish, refuse_existing, temporary_beside
 from ..run_rules import check_run_content, shown
-from .database import escaped_text
 from .imported import ImportedRun, import_runs
+from .opening import escaped_text
 from .schema import _RUN_COLUMNS, METRIC_VALUES, RUN_CHILD_TABLES, add_to_count
 
 if TYPE_CHECKING:

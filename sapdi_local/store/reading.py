@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import StorageError
 from .copying import _export_copy
-from .database import FILE_MODE, decoded_read, open_read_only
+from .database import FILE_MODE, decoded_read
+from .opening import open_read_only
 from .queries import RunQueries
 from .schema import METRIC_VALUES
 from .selection import RunFilter, _run_conditions
