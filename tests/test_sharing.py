@@ -120,7 +120,7 @@ from sapdi_local import MLTrackingSDK
 from sapdi_local.cli import main
 from sapdi_local.errors import SnapshotWarning, StorageError
 from sapdi_local.store import ReadOnlyStore
-import sapdi_local.cli_reading, sapdi_local.cli_writing, sapdi_local.display, tabulate
+import sapdi_local.cli.reading, sapdi_local.cli.sharing, sapdi_local.display, tabulate
 import datetime, csv, io, platform, socket, shutil
 os.setgroups([])
 os.setgid(65534)

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from sapdi_local import MLTrackingSDK
 from sapdi_local.cli import main
-from sapdi_local.cli_common import duration_seconds
+from sapdi_local.cli.tables import duration_seconds
 from sapdi_local.files import (
     json_array_text,
     json_scalar,

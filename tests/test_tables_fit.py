@@ -18,7 +18,7 @@ from click.testing import CliRunner, Result
 
 from sapdi_local import MLTrackingSDK
 from sapdi_local.cli import main
-from sapdi_local.cli_common import table
+from sapdi_local.cli.tables import table
 from sapdi_local.display import cut, display_width, tail, wrap
 
 SWEEP = [f"gradient-boosting-depth-{depth}" for depth in range(2, 7)]

@@ -21,8 +21,8 @@ from conftest import run_python
 
 from sapdi_local import MLTrackingSDK
 from sapdi_local.cli import main
-from sapdi_local.cli_common import CommandError
-from sapdi_local.cli_ui import bind_first_free
+from sapdi_local.cli.common import CommandError
+from sapdi_local.cli.ui import bind_first_free
 from sapdi_local.ui import server as ui_server
 from sapdi_local.ui.server import ExplorerServer
 

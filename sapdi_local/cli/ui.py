@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING
 
 import click
 
-from .cli_common import CommandError, database, db_option
+from .common import CommandError, database, db_option
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from .ui.server import ExplorerServer
+    from ..ui.server import ExplorerServer
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8600
@@ -56,7 +56,7 @@ def ui(
     Example:
       sapdi-local ui --db runs.db --open
     """
-    from .ui.server import is_loopback
+    from ..ui.server import is_loopback
 
     path = database(db)
     if not is_loopback(host) and not allow_remote:
@@ -99,7 +99,7 @@ def ui(
 def bind_first_free(path: Path, host: str, ports: Sequence[int]) -> ExplorerServer:
     """A server on the first of ``ports`` that is free; an error naming the last one tried
     when none is."""
-    from .ui.server import make_explorer_server
+    from ..ui.server import make_explorer_server
 
     for candidate in ports:
         try:

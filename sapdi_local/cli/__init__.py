@@ -5,7 +5,7 @@ Reading commands open the file through ``ReadOnlyStore``: they never create, mig
 lock it, so they are safe next to running trainings. ``submit`` writes through
 ``MLTrackingSDK``, so every rule of the API applies; ``merge`` writes through
 ``store.merge_from`` under the lock, ``import`` through ``store.import_runs``; ``push``
-sends runs to an MLflow server (``cli_interop``). Any ``TrackingError`` becomes a one-line
+sends runs to an MLflow server (``cli.interop``). Any ``TrackingError`` becomes a one-line
 message on stderr and exit code 2; ``check`` exits 1 when a metric is out of bounds.
 """
 
@@ -17,13 +17,16 @@ from typing import Any, TextIO
 
 import click
 
-from .cli_common import CommandError, db_option
-from .cli_interop import import_group, push_group
-from .cli_reading import check, collections, compare, history, runs, show, where
-from .cli_ui import ui
-from .cli_writing import delete, export, gc, merge, submit
-from .display import printable
-from .errors import TrackingError
+from ..display import printable
+from ..errors import TrackingError
+from .common import CommandError, db_option
+from .comparing import compare, history
+from .gating import check
+from .interop import import_group, push_group
+from .reading import collections, runs, show, where
+from .sharing import export, merge
+from .ui import ui
+from .writing import delete, gc, submit
 
 
 class TrackingGroup(click.Group):

@@ -16,16 +16,18 @@ from typing import Any
 
 import click
 
-from .cli_common import (
+from ..store import Store, import_runs
+from .common import (
     database,
     db_option,
     json_option,
     nonblank_where,
-    plural,
     print_json,
     reader,
 )
-from .store import Store, import_runs
+from .tables import (
+    plural,
+)
 
 SHORT_REASON = 160  # characters of a skip's reason on one line of text output
 
@@ -109,7 +111,7 @@ def import_mlflow(
       sapdi-local import mlflow sqlite:///mlruns/mlflow.db --scenario churn
       sapdi-local import mlflow http://127.0.0.1:5000 --experiment baseline
     """
-    from .interop import is_mlflow_file, mlflow_file_path, read_mlflow_client, read_mlflow_file
+    from ..interop import is_mlflow_file, mlflow_file_path, read_mlflow_client, read_mlflow_file
 
     click.echo(f"reading {source}", err=True)
     if is_mlflow_file(source):
@@ -141,7 +143,7 @@ def import_trackio(
     Example:
       sapdi-local import trackio ~/.cache/huggingface/trackio/demo.db
     """
-    from .interop import read_trackio
+    from ..interop import read_trackio
 
     read = read_trackio(path.expanduser(), scenario=scenario)
     _store_imported(read, db, replace, as_json)
@@ -245,8 +247,8 @@ def push_mlflow(
       sapdi-local push mlflow http://127.0.0.1:5000
       sapdi-local push mlflow https://mlflow.internal --collection baseline --run lr-0.01
     """
-    from .cli_writing import all_runs, select_for_export
-    from .interop import mlflow_client, push_runs
+    from ..interop import mlflow_client, push_runs
+    from .sharing import all_runs, select_for_export
 
     mlflow_client(uri)  # a missing extra is reported before anything else happens
     path = _database(db)
