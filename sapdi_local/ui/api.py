@@ -1,8 +1,10 @@
 """The explorer's JSON API: what each ``/api/...`` address answers, read through the store.
 
 Each endpoint is a function of a ``ReadOnlyStore`` and the query's parameters that returns
-JSON-ready data or raises ``ApiError`` (a status and a message for people). The HTTP layer
-(``server.py``) only routes and encodes. Nothing here writes: the store is opened read-only.
+JSON-ready data or raises ``ApiError`` (a status and a message for people). The query
+string is checked by ``query.py`` and runs are shown as ``summaries.py`` makes them. The
+HTTP layer (``server.py``) only routes and encodes. Nothing here writes: the store is
+opened read-only.
 
 A field of a run that cannot be read (a row no sapdi-local wrote: a label that is not JSON,
 a time that is text) is left out (null, or missing from its map) and described in the
@@ -12,25 +14,19 @@ described in the answer's ``unreadable`` list. The answer is 200 all the same.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timezone
+from collections.abc import Callable
 from typing import Any
 
 from .. import __version__
 from ..display import quoted
 from ..errors import InvalidFilterError
-from ..model import STATUSES, Run
+from ..model import STATUSES
 from ..records import (
-    StoredRun,
-    name_problem,
     read_collections,
     read_history,
     read_metric_stats,
     read_record,
     read_records,
-    run_from_record,
-    shown_status,
 )
 from ..search_language import (
     ATTRIBUTE,
@@ -53,115 +49,24 @@ from ..store import (
     RunRecord,
     search_run_records,
 )
-
-Query = Mapping[str, Sequence[str]]
+from .query import (
+    MAX_LIMIT,
+    MAX_OFFSET,
+    MAX_VALUE_CHARACTERS,
+    Query,
+    _check_known,
+    _count,
+    _language_error,
+    _several,
+    _single,
+    _tag_pairs,
+)
+from .query import ApiError as ApiError  # the server answers with it
+from .summaries import _iso, readable_names, run_json, run_summary
 
 # Parameters and tags the SDK adds to every run: lists show them as columns of their own.
 SYSTEM_PARAMETERS = ("start", "end")
 SYSTEM_TAGS = ("runName",)
-# Bounds on what a request may ask, each checked before the store is read: a malformed or
-# oversized request is a 400 naming the parameter, the limit and the fix, never a 500 or a
-# 503 from SQLite (1,200 tag filters pass its expression depth).
-MAX_LIMIT = 100_000  # runs in one page
-MAX_OFFSET = 1_000_000_000
-MAX_VALUE_CHARACTERS = 1000  # each value (each id of a comma-separated list)
-MAX_QUERY_CHARACTERS = 60_000  # the whole query, decoded: 1,000 run ids fit
-MAX_VALUES = {"tag": 100, "run": 1000, "metric": 1000}  # how often a parameter may be given
-MAX_VALUES_OTHERWISE = 100
-SPLIT_PARAMETERS = ("run", "status", "scenario", "collection")  # each value may be a comma list
-
-
-class ApiError(Exception):
-    """A request the API cannot answer: an HTTP status and a message that says what to fix,
-    and ``details`` for the answer's error object besides (the parameter, a position)."""
-
-    def __init__(self, status: int, message: str, **details: Any) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.details = details
-
-
-# ---------------------------------------------------------------- query parameters
-
-
-def _check_known(query: Query, known: Sequence[str], endpoint: str) -> None:
-    """Refuse a query that is too long, a parameter ``endpoint`` does not take, one given
-    too often or a value too long (each a 400 saying what to fix)."""
-    size = sum(len(name) + len(value) + 2 for name, values in query.items() for value in values)
-    if size > MAX_QUERY_CHARACTERS:
-        raise ApiError(
-            400,
-            f"the query is {size:,} characters long; the limit is {MAX_QUERY_CHARACTERS:,}: "
-            "give fewer or shorter parameters, or split the request",
-        )
-    unknown = sorted(set(query) - set(known))
-    if unknown:
-        raise ApiError(
-            400,
-            f"unknown parameter {quoted(unknown[0])} for {endpoint}; it takes: {', '.join(known)}",
-        )
-    for name, values in query.items():
-        parts = [
-            part
-            for value in values
-            for part in (value.split(",") if name in SPLIT_PARAMETERS else (value,))
-        ]
-        limit = MAX_VALUES.get(name, MAX_VALUES_OTHERWISE)
-        if len(parts) > limit:
-            raise ApiError(
-                400,
-                f"parameter {name!r} has {len(parts):,} values; the limit is {limit:,}: "
-                "give fewer, or split the request",
-            )
-        longest = max(parts, key=len)
-        if len(longest) > MAX_VALUE_CHARACTERS:
-            raise ApiError(
-                400,
-                f"parameter {name!r} has a value of {len(longest):,} characters; the limit is "
-                f"{MAX_VALUE_CHARACTERS:,}: shorten it",
-            )
-
-
-def _single(query: Query, name: str) -> str | None:
-    values = query.get(name, ())
-    if len(values) > 1:
-        raise ApiError(400, f"parameter {name!r} given {len(values)} times; give it once")
-    return values[0] if values else None
-
-
-def _several(query: Query, name: str) -> tuple[str, ...] | None:
-    """A repeatable parameter; each value may also list several, separated by commas."""
-    values = [part for value in query.get(name, ()) for part in value.split(",") if part]
-    return tuple(values) if values else None
-
-
-def _tag_pairs(query: Query) -> tuple[tuple[str, str], ...]:
-    pairs = []
-    for text in query.get("tag", ()):
-        key, sep, value = text.partition("=")
-        if not sep or not key:
-            raise ApiError(400, f"tag filter {text!r} is not KEY=VALUE; write it as tag=dataset=v2")
-        pairs.append((key, value))
-    return tuple(pairs)
-
-
-def _count(query: Query, name: str, default: int | None, maximum: int) -> int | None:
-    """A whole number from 0 to ``maximum`` in ASCII digits (``str.isdigit`` takes "²")."""
-    text = _single(query, name)
-    if text is None:
-        return default
-    digits = text.isascii() and text.isdigit() and len(text) <= len(str(maximum))
-    if not digits or int(text) > maximum:
-        raise ApiError(
-            400,
-            f"parameter {name!r} must be a whole number from 0 to {maximum:,} in digits 0-9, "
-            f"got {quoted(text)}",
-        )
-    return int(text)
-
-
-# ---------------------------------------------------------------- endpoints
 
 
 def database(store: ReadOnlyStore, query: Query) -> dict[str, Any]:
@@ -396,44 +301,6 @@ def _run_order(query: Query) -> list[OrderKey]:
     )
 
 
-def _language_error(error: InvalidFilterError, parameter: str) -> ApiError:
-    """A malformed expression or order as a 400: the message with its caret, and the
-    1-based position in the parameter's value (and which order_by value, of several)."""
-    message = str(error)
-    details: dict[str, Any] = {"parameter": parameter}
-    position = _error_position(message)
-    if position is not None:
-        details["position"] = position
-    item = re.match(r"in order_by item (\d+):", message)
-    if item is not None:
-        details["item"] = int(item.group(1))
-    if parameter == "where":
-        message = f"in where: {message}"
-    return ApiError(400, message, **details)
-
-
-def _error_position(message: str) -> int | None:
-    """The 1-based position an ``InvalidFilterError`` names. Its last two lines are the
-    expression (a window of it, after "..." when it starts further on) and a caret under
-    the position: with no "...", the caret's column is the offset; after "...", the
-    message's own "at position N" (its first past the window's start) says it."""
-    lines = message.split("\n")
-    if len(lines) < 3 or not lines[-1].endswith("^"):
-        return None
-    column = len(lines[-1]) - len("  ^")
-    if not lines[-2].startswith("  ..."):
-        return column + 1
-    head = "\n".join(lines[:-2])
-    found = [int(number) for number in re.findall(r"at position (\d+)", head)]
-    later = [number for number in found if number > column - len("...")]
-    return later[0] if later else None
-
-
-def readable_names(names: Sequence[object]) -> list[str]:
-    """The names of columns that can be read (a run's own entry names it if one cannot)."""
-    return [name for name in names if isinstance(name, str) and name_problem(name) is None]
-
-
 def run(store: ReadOnlyStore, run_id: str, query: Query) -> dict[str, Any]:
     """``/api/runs/<id>``: one run with its process and per-metric last, min, max and count."""
     _check_known(query, (), "/api/runs/<id>")
@@ -485,51 +352,6 @@ def metrics(store: ReadOnlyStore, query: Query) -> dict[str, Any]:
                 "value": [value for value, _, _ in values],
             }
     return {"runs": runs, "unreadable": unreadable}
-
-
-def run_summary(stored: StoredRun) -> dict[str, Any]:
-    """A run as lists show it: what a table row needs, without the system parameters and tag
-    the SDK adds (``start``, ``end``, ``runName``) or the context of ``/api/runs/<id>``.
-
-    Made straight from the stored row (as ``read_records`` reads it): a collection of 10,000
-    runs is listed in one request. Fields that cannot be read are null or left out, and
-    described in ``unreadable``.
-    """
-    row = stored.row
-    start, end = row["start_time"], row["end_time"]
-    return {
-        "id": row["id"],
-        "name": row["name"],
-        "scenario": row["scenario"],
-        "collection": row["collection"],
-        "collection_is_default": bool(row["collection_is_default"]),
-        "status": shown_status(row),
-        "start_time": _iso(start),
-        "end_time": _iso(end),
-        "duration_seconds": None if start is None or end is None else end - start,
-        "parameters": stored.parameters,
-        "tags": stored.tags,
-        "labels": stored.labels,
-        "metrics": stored.metrics,
-        "unreadable": [item.to_dict() for item in stored.unreadable],
-    }
-
-
-def run_json(record: RunRecord) -> dict[str, Any]:
-    run: Run = run_from_record(record, warn=False)
-    data = run.to_dict()
-    data["duration_seconds"] = (
-        None
-        if run.start_time is None or run.end_time is None
-        else (run.end_time - run.start_time).total_seconds()
-    )
-    return data
-
-
-def _iso(seconds: float | None) -> str | None:
-    # model.iso_time(utc_from_seconds(...)) gives the same text; inline, without its import
-    # per call, because a list of 10,000 runs formats 20,000 times.
-    return None if seconds is None else datetime.fromtimestamp(seconds, timezone.utc).isoformat()
 
 
 # Path → endpoint, for the server's router; /api/runs/<id> is routed by prefix.
