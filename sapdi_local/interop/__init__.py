@@ -8,16 +8,17 @@ side and talks to MLflow. It sits above the store and below the command line: it
 imports the command line, the SDK, ``tracking`` or the explorer.
 """
 
-from .pushing import PushReport, push_runs
-from .runs import (
-    ReadReport,
+from .mlflow import (
     is_mlflow_file,
     mlflow_client,
     mlflow_file_path,
     read_mlflow_client,
     read_mlflow_file,
-    read_trackio,
 )
+from .push_mapping import PushReport
+from .pushing import push_runs
+from .runs import ReadReport
+from .trackio import read_trackio
 
 __all__ = [
     "PushReport",
