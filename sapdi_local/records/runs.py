@@ -23,7 +23,6 @@ from ..model import (
     Run,
     Unreadable,
     UnreadableFieldWarning,
-    iso_time,
     utc_from_seconds,
 )
 from ..validation import (
@@ -344,35 +343,62 @@ def runs_from_records(records: Sequence[RunRecord], *, warn: bool = True) -> lis
 def _run_from_stored(stored: StoredRun, *, warn: bool) -> Run:
     row = stored.row
     start, end = utc_from_seconds(row["start_time"]), utc_from_seconds(row["end_time"])
-    parameters = dict(stored.parameters)
-    parameters["start"] = iso_time(start) or ""
+    parameters = {**stored.parameters, "start": "" if start is None else start.isoformat()}
     if end is not None:
-        parameters["end"] = iso_time(end) or ""
-    tags = dict(stored.tags)
-    if row["name"] is not None:
-        tags["runName"] = row["name"]
-    run = Run(
-        id=row["id"],
-        name=row["name"],
-        collection=row["collection"],
-        collection_is_default=bool(row["collection_is_default"]),
-        scenario=row["scenario"],
-        scenario_version=row["scenario_version"],
-        notebook=row["notebook"],
-        pipeline=row["pipeline"],
-        execution=row["execution"],
-        status=shown_status(row),
-        start_time=start,
-        end_time=end,
-        parameters=parameters,
-        tags=tags,
-        labels=stored.labels,
-        metrics=stored.metrics,
-        unreadable=stored.unreadable,
+        parameters["end"] = end.isoformat()
+    name = row["name"]
+    tags = stored.tags if name is None else {**stored.tags, "runName": name}
+    status = row["status"]
+    if status == RUNNING:
+        status = shown_status(row)
+    # Positional, in Run's field order, without NamedTuple's keyword handling: a whole
+    # read of 100,000 runs makes as many.
+    run = _new_run(
+        (
+            row["id"],
+            name,
+            row["collection"],
+            bool(row["collection_is_default"]),
+            row["scenario"],
+            row["scenario_version"],
+            row["notebook"],
+            row["pipeline"],
+            row["execution"],
+            status,
+            start,
+            end,
+            parameters,
+            dict(tags) if tags is stored.tags else tags,
+            stored.labels,
+            stored.metrics,
+            stored.unreadable,
+        )
     )
-    if warn:
+    if warn and run.unreadable:
         warn_unreadable(run.id, run.name, run.unreadable)
     return run
+
+
+_new_run = partial(tuple.__new__, Run)
+assert Run._fields == (
+    "id",
+    "name",
+    "collection",
+    "collection_is_default",
+    "scenario",
+    "scenario_version",
+    "notebook",
+    "pipeline",
+    "execution",
+    "status",
+    "start_time",
+    "end_time",
+    "parameters",
+    "tags",
+    "labels",
+    "metrics",
+    "unreadable",
+), "_run_from_stored builds a Run by position: keep its order in step with Run's fields"
 
 
 def warn_unreadable(run_id: str, name: str | None, unreadable: Iterable[Unreadable]) -> None:
