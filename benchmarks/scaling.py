@@ -844,7 +844,8 @@ def caption(results: dict[str, Any]) -> str:
         "\n\nMedians over repeats (a page's repeat is the median of 3 calls; fewer repeats "
         "at 100,000 runs, one of each export: the samples are in "
         "benchmarks/published/scaling.json). Growth per 10×: the figure over the one at a "
-        "tenth of the runs, for each step. ✓/✗: the issue's target at the largest size. "
+        "tenth of the runs, for each step. ✓/✗: the target (in benchmarks/scaling.py) at "
+        "the largest size. "
         + (line + "." if line else "")
     ).rstrip()
 
