@@ -15,7 +15,7 @@ import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..errors import InvalidFilterError
 from ..search_language import (
@@ -110,16 +110,77 @@ def search_run_records(
     ...     store, "metrics.accuracy > 0.9 and params.optimizer = 'adam'",
     ...     ["metrics.accuracy DESC"], limit=100)
     """
+    tree, order, limit, offset = parsed_search(expression, order_by, limit, offset)
+    return store.decoded(
+        lambda: _search(store, tree, order, limit, offset, base_selection, now, time_limit)
+    )
+
+
+def parsed_search(
+    expression: Expression | str | None,
+    order_by: Sequence[OrderKey | str] | str | None,
+    limit: int | None,
+    offset: int,
+) -> tuple[Expression | None, tuple[OrderKey, ...], int | None, int]:
+    """A search's arguments checked: the expression's tree (parsed from its text), the
+    keys of its order, and its page."""
     tree = (
         parse_filter(expression)
         if expression is None or isinstance(expression, str)
         else expression
     )
-    order = _order_keys(order_by)
     limit, offset = check_page(limit, offset)
-    return store.decoded(
-        lambda: _search(store, tree, order, limit, offset, base_selection, now, time_limit)
+    return tree, _order_keys(order_by), limit, offset
+
+
+class CompiledSearch(NamedTuple):
+    """A search as the pieces of its statements: what it reads from (``runs``, or the runs
+    a base selection keeps, with the joins of its keys), its WHERE and its ORDER BY."""
+
+    compiler: _Compiler
+    source: _Sql
+    where: _Sql
+    terms: list[_Sql]
+    counted_joins: int  # the joins the conditions need (the count needs no others)
+
+    def tables(self) -> _Sql:
+        return _sql(self.source, *self.compiler.joins)
+
+    def count_statement(self) -> _Sql:
+        joins = self.compiler.joins[: self.counted_joins]
+        return _sql("SELECT COUNT(*) FROM ", self.source, *joins, " WHERE ", self.where)
+
+
+def compiled_search(
+    connection: sqlite3.Connection,
+    tree: Expression | None,
+    order: Sequence[OrderKey],
+    base_selection: RunFilter | None,
+    now: float | None,
+) -> CompiledSearch:
+    """The statements' pieces of a search, for ``search_run_records`` and for reads that
+    stream (``store.streaming``), so that both select and sort the same runs the same way.
+    Called inside the read transaction: which RUNNING runs show as KILLED is read in it."""
+    status = Key(ATTRIBUTE, "status")
+    needs_status = any(key == status for key in _keys(tree)) or any(
+        item.key == status for item in order
     )
+    gone = _gone_runs(connection) if needs_status else []
+    compiler = _Compiler(time.time() if now is None else now, gone, _required(tree))
+    hints, rest = _index_hints(tree)
+    condition = compiler.condition(rest) if rest is not None else _Sql("1")
+    where = _joined(" AND ", [*hints, condition])
+    counted_joins = len(compiler.joins)
+    terms = compiler.order(order)
+    source = _Sql("runs")
+    if base_selection is not None:
+        # A subquery named runs: the selectors' bare column names (name, key) would be
+        # ambiguous beside the joined tables' columns.
+        selected, arguments = _run_conditions(base_selection)
+        source = _Sql(f"(SELECT * FROM runs WHERE {selected}) AS runs", tuple(arguments))
+    if compiler.folds:
+        connection.create_function(CASEFOLD_FUNCTION, 1, _casefold, deterministic=True)
+    return CompiledSearch(compiler, source, where, terms, counted_joins)
 
 
 def _search(
@@ -132,30 +193,10 @@ def _search(
     now: float | None,
     time_limit: float | None,
 ) -> tuple[int, list[RunRecord]]:
-    status = Key(ATTRIBUTE, "status")
-    needs_status = any(key == status for key in _keys(tree)) or any(
-        item.key == status for item in order
-    )
     with store._reading() as connection:
-        gone = _gone_runs(connection) if needs_status else []
-        compiler = _Compiler(time.time() if now is None else now, gone, _required(tree))
-        hints, rest = _index_hints(tree)
-        condition = compiler.condition(rest) if rest is not None else _Sql("1")
-        where = _joined(" AND ", [*hints, condition])
-        # The count needs only the joins of the conditions, not those of the order.
-        counted_joins = len(compiler.joins)
-        terms = compiler.order(order)
-        source = _Sql("runs")
-        if base_selection is not None:
-            # A subquery named runs: the selectors' bare column names (name, key) would be
-            # ambiguous beside the joined tables' columns.
-            selected, arguments = _run_conditions(base_selection)
-            source = _Sql(f"(SELECT * FROM runs WHERE {selected}) AS runs", tuple(arguments))
-        if compiler.folds:
-            connection.create_function(CASEFOLD_FUNCTION, 1, _casefold, deterministic=True)
-        count = _sql(
-            "SELECT COUNT(*) FROM ", source, *compiler.joins[:counted_joins], " WHERE ", where
-        )
+        search = compiled_search(connection, tree, order, base_selection, now)
+        compiler, source, where, terms = search.compiler, search.source, search.where, search.terms
+        count = search.count_statement()
         with _stopped_after(connection, time_limit):
             if limit is None:
                 rows, columns = _page(connection, source, compiler.joins, where, terms, -1, offset)

@@ -14,28 +14,21 @@ metric histories) sees the same runs, even while other processes write to the fi
 from __future__ import annotations
 
 import sqlite3
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from itertools import groupby
 from operator import itemgetter
 from typing import Any, NamedTuple
 
-from ..search_language import ATTRIBUTE, Key, OrderKey, check_page, parse_filter
+from ..search_language import OrderKey
 from .queries import RunQueries
-from .search import _gone_runs
+from .search import compiled_search, parsed_search
 from .search_sql import (
-    CASEFOLD_FUNCTION,
-    _casefold,
-    _Compiler,
-    _keys,
     _listed,
-    _order_keys,
-    _required,
     _Sql,
     _sql,
 )
-from .selection import RunFilter, RunRecord, _run_conditions
+from .selection import RunFilter, RunRecord
 
 BATCH_RUNS = 500  # runs read at once: one "IN (...)" list per detail table
 
@@ -195,29 +188,8 @@ def streamed_runs(
     """
     if batch_size < 1:
         raise ValueError(f"batch_size is {batch_size}; read at least 1 run at a time")
-    tree = (
-        parse_filter(expression)
-        if expression is None or isinstance(expression, str)
-        else expression
-    )
-    order = _order_keys(order_by)
-    limit, offset = check_page(limit, offset)
-    status = Key(ATTRIBUTE, "status")
-    needs_status = any(key == status for key in _keys(tree)) or any(
-        item.key == status for item in order
-    )
+    tree, order, limit, offset = parsed_search(expression, order_by, limit, offset)
     with store._reading(streamed=True) as connection:
-        # The statement is built as search_run_records builds it, so that both select and
-        # sort the same runs the same way.
-        gone = _gone_runs(connection) if needs_status else []
-        compiler = _Compiler(time.time() if now is None else now, gone, _required(tree))
-        where = compiler.condition(tree) if tree is not None else _Sql("1")
-        terms = compiler.order(order)
-        source = _Sql("runs")
-        if base_selection is not None:
-            selected, arguments = _run_conditions(base_selection)
-            source = _Sql(f"(SELECT * FROM runs WHERE {selected}) AS runs", tuple(arguments))
-        tables = _sql(source, *compiler.joins)
-        if compiler.folds:
-            connection.create_function(CASEFOLD_FUNCTION, 1, _casefold, deterministic=True)
+        search = compiled_search(connection, tree, order, base_selection, now)
+        tables, where, terms = search.tables(), search.where, search.terms
         yield RunStream(connection, tables, where, terms, limit, offset, batch_size)
