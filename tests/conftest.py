@@ -30,9 +30,8 @@ CONTEXT_VARIABLES = (
 
 
 # Variables that code outside the tests sets in this process; put back after each test, but
-# no test's fault: pytest names the test running, and push_runs keeps MLflow's client from
-# printing run links into the command's output.
-SET_BY_OTHERS = frozenset({"PYTEST_CURRENT_TEST", "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"})
+# no test's fault: pytest names the test running.
+SET_BY_OTHERS = frozenset({"PYTEST_CURRENT_TEST"})
 
 
 @pytest.fixture(autouse=True)

@@ -30,7 +30,8 @@ Batches follow MLflow's limits: at most 1000 metric values, 100 parameters and 1
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from ..errors import InteropError
@@ -68,23 +69,36 @@ def push_runs(
     """Send ``runs`` to the MLflow tracking server at ``uri``: new runs whole, known runs
     only what changed or is new since the last push there.
 
-    >>> push_runs(Store(Path("tracking.db")), runs, "http://127.0.0.1:5000").values_sent
-    2000
+    >>> push_runs(store, [run], "sqlite:///mlflow.db").values_sent  # or a server's URL
+    5
     """
+    with _no_run_links():
+        client = mlflow_client(uri)
+        target = uri.rstrip("/")
+        pusher = _Pusher(store, client, target, experiment)
+        states = store.push_states(target, [run.id for run in runs])
+        for run in runs:
+            pusher.push(run, states.get(run.id))
+            if progress is not None:
+                progress(run)
+    return pusher.report
+
+
+@contextmanager
+def _no_run_links() -> Iterator[None]:
+    """MLflow's client prints a "View run" link to stdout when it ends a run: that would
+    mix into the command's own output (its --json above all). Its switch is an environment
+    variable, set for the push only and then put back as it was."""
     import os
 
-    # MLflow's client prints a "View run" link to stdout when it ends a run: that would
-    # mix into the command's own output (its --json above all).
-    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
-    client = mlflow_client(uri)
-    target = uri.rstrip("/")
-    pusher = _Pusher(store, client, target, experiment)
-    states = store.push_states(target, [run.id for run in runs])
-    for run in runs:
-        pusher.push(run, states.get(run.id))
-        if progress is not None:
-            progress(run)
-    return pusher.report
+    name = "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"
+    before = os.environ.get(name)
+    os.environ.setdefault(name, "true")
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
 
 
 class _Pusher:
