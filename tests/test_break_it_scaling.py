@@ -1,0 +1,586 @@
+"""Attacks on the large-file reads (issue 15) and the package layout (issue 16), kept as
+regression tests: each checks a shortcut against the plain answer, or a path a user or a
+hostile file takes, on real files and real processes.
+
+- Pages of a file past the index-walk threshold, against a sort in Python of ``get_runs``:
+  default collections beside collections literally named "X (Default)", scenarios NULL,
+  runs lacking the metric, ties in values and start times, the largest finite values.
+- The kept count of stored values against ``COUNT(*)`` after concurrent writers and writers
+  killed mid-persist (processes), merges with conflicts and refused runs, deletes and gc.
+- Files of schema 4: read without migrating, migrated once by writers opening together.
+- Files edited by hand: the count's table dropped or made a view, its row deleted.
+- Text that is not UTF-8 read through the command line and its exports.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import close_quietly
+
+import sapdi_local
+from sapdi_local import MLTrackingSDK
+from sapdi_local.errors import StorageError
+from sapdi_local.store import ReadOnlyStore, RunFilter, search_run_records
+from sapdi_local.store import search as search_module
+from sapdi_local.store.schema import SCHEMA_VERSION, apply_migrations
+
+# The folder holding the package these tests import, which child processes import too.
+PACKAGE_ROOT = Path(sapdi_local.__file__).resolve().parent.parent
+# More runs than the threshold at which a page sorted by a metric walks the metric's index.
+RUNS = search_module._METRIC_WALK_FROM + 120
+# Values with ties, signed zeros and the largest finite doubles.
+VALUES = (0.0, -0.0, 1.0, 1.0, 0.5, -1e308, 1.7976931348623157e308, -1.7976931348623157e308, 3.0)
+
+
+def stored_and_kept(path: Path) -> tuple[int, int]:
+    """The kept count of stored metric values, and the values counted one by one."""
+    connection = sqlite3.connect(path)
+    try:
+        (kept,) = connection.execute(
+            "SELECT value FROM stored_counts WHERE name = 'metric_values'"
+        ).fetchone()
+        (counted,) = connection.execute("SELECT COUNT(*) FROM metrics").fetchone()
+    finally:
+        connection.close()
+    return int(kept), int(counted)
+
+
+def child_environment() -> dict[str, str]:
+    """The environment of a child process that imports this checkout's package."""
+    environment = {
+        name: value for name, value in os.environ.items() if not name.startswith("SAPDI_")
+    }
+    environment["PYTHONPATH"] = os.pathsep.join(
+        [str(PACKAGE_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
+    )
+    return environment
+
+
+def cli(db: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "sapdi_local", "--db", str(db), *arguments],
+        capture_output=True,
+        text=True,
+        env=child_environment(),
+        timeout=120,
+    )
+
+
+# ---------------------------------------------------------------- pages of a large file
+
+
+@pytest.fixture(scope="module")
+def large_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """RUNS runs from two SDKs (scenario s, pipeline X; scenario t, pipeline other), in the
+    default collections X and other, a collection named "X (Default)" literally, Y, and a
+    non-default X; a quarter lack metric m; then, as older imports leave them, every 11th
+    run's scenario NULL and every 13th run started at the same time as the first."""
+    path = tmp_path_factory.mktemp("large") / "runs.db"
+    first = MLTrackingSDK(db_path=path, scenario="s", pipeline="X")
+    second = MLTrackingSDK(db_path=path, scenario="t", pipeline="other")
+    try:
+        for index in range(RUNS):
+            sdk = first if index % 2 == 0 else second
+            collection = (None, "X", "X (Default)", "Y", None)[index % 5]
+            sdk.start_run(run_collection_name=collection, run_name=f"r{index}")
+            if index % 4 != 3:
+                sdk.log_metric("m", VALUES[index * 7 % len(VALUES)])
+            if index % 7 == 0:
+                sdk.log_metric("n", float(index % 50))
+            sdk.log_parameters({"p": str(index % 3)})
+            sdk.end_run()
+    finally:
+        close_quietly(first)
+        close_quietly(second)
+    connection = sqlite3.connect(path)
+    with connection:
+        connection.execute("UPDATE runs SET scenario = NULL WHERE key % 11 = 0")
+        connection.execute(
+            "UPDATE runs SET start_time = (SELECT MIN(start_time) FROM runs) WHERE key % 13 = 0"
+        )
+    connection.close()
+    return path
+
+
+def python_order(path: Path, chosen: Any, metric: str | None, descending: bool) -> list[str]:
+    """The ids of the runs ``chosen`` picks, sorted in Python as the search promises: by
+    the metric (runs lacking it last), ties newest first (start time, then key)."""
+    connection = sqlite3.connect(path)
+    raw = {
+        i: (key, start)
+        for i, key, start in connection.execute("SELECT id, key, start_time FROM runs")
+    }
+    connection.close()
+    sdk = MLTrackingSDK(db_path=path)
+    try:
+        runs = [run for run in sdk.get_runs(run=sorted(raw)) if chosen(run)]
+    finally:
+        close_quietly(sdk)
+
+    def newest_first(run: Any) -> tuple[bool, float, int]:
+        key, start = raw[run.id]
+        return (start is None, -(start or 0.0), -key)
+
+    runs.sort(key=newest_first)
+    if metric is not None:
+        having = [run for run in runs if metric in run.metrics]
+        lacking = [run for run in runs if metric not in run.metrics]
+        having.sort(key=lambda run: run.metrics[metric], reverse=descending)  # stable: ties stay
+        runs = having + lacking
+    return [run.id for run in runs]
+
+
+SELECTIONS: list[tuple[str | None, Any]] = [
+    (None, lambda run: True),
+    ("collection = 'X'", lambda run: run.collection == "X"),
+    # Both X's default runs (shown "X (Default)") and the collection literally so named.
+    (
+        "collection = 'X (Default)'",
+        lambda run: "X (Default)" in (run.collection, run.collection_display_name),
+    ),
+    (
+        "collection IN ('other (Default)', 'Y')",
+        lambda run: run.collection_display_name in ("other (Default)", "Y"),
+    ),
+    ("scenario IN ('t', 's')", lambda run: run.scenario in ("t", "s")),
+    ("scenario IS NULL", lambda run: run.scenario is None),
+]
+ORDERS: list[tuple[str | None, bool]] = [
+    (None, True),
+    ("m", True),
+    ("m", False),
+    ("n", True),
+    ("n", False),
+    ("absent", False),
+]
+
+
+@pytest.mark.parametrize("walk_from", [search_module._METRIC_WALK_FROM, 0])
+def test_pages_of_a_large_file_are_those_of_a_sort_in_python(
+    large_file: Path, monkeypatch: pytest.MonkeyPatch, walk_from: int
+) -> None:
+    monkeypatch.setattr(search_module, "_METRIC_WALK_FROM", walk_from)
+    store = ReadOnlyStore(large_file)
+    try:
+        for (expression, chosen), (metric, descending) in itertools.product(SELECTIONS, ORDERS):
+            order = [f"metrics.{metric} {'DESC' if descending else 'ASC'}"] if metric else []
+            wanted = python_order(large_file, chosen, metric, descending)
+            total, everything = search_run_records(store, expression, order)
+            assert total == len(wanted), (expression, order)
+            assert [record.row["id"] for record in everything] == wanted, (expression, order)
+            pages = [
+                (1, 0),
+                (200, 0),
+                (200, 1_900),
+                (50, max(0, len(wanted) - 25)),
+                (7, len(wanted)),
+            ]
+            for limit, offset in pages:
+                total, page = search_run_records(store, expression, order, limit, offset)
+                assert total == len(wanted), (expression, order, limit, offset)
+                ids = [record.row["id"] for record in page]
+                assert ids == wanted[offset : offset + limit], (expression, order, limit, offset)
+    finally:
+        store.close()
+
+
+CONDITIONS = [
+    "metrics.m > 0",
+    "metrics.m IS NULL",
+    "not metrics.m = 3",
+    "metrics.n > 5 or metrics.m < 1",
+    "metrics.m >= -1e308 and collection = 'X (Default)'",
+]
+SORTS = [
+    ["metrics.m ASC", "metrics.n DESC"],
+    ["metrics.m DESC", "name ASC"],
+    ["metrics.m DESC", "metrics.m ASC"],
+]
+
+
+def test_a_walked_page_under_conditions_on_its_own_metric_is_the_sorted_page(
+    large_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = ReadOnlyStore(large_file)
+    try:
+        for expression, order, selection in itertools.product(
+            CONDITIONS, SORTS, [None, RunFilter(scenarios=("s",))]
+        ):
+            monkeypatch.setattr(search_module, "_METRIC_WALK_FROM", 10**9)  # never walk
+            total, everything = search_run_records(store, expression, order, None, 0, selection)
+            wanted = [record.row["id"] for record in everything]
+            monkeypatch.setattr(search_module, "_METRIC_WALK_FROM", 0)  # always walk
+            for limit, offset in [(1, 0), (37, 1_000), (500, 1_800), (10, len(wanted) + 5)]:
+                page_total, page = search_run_records(
+                    store, expression, order, limit, offset, selection
+                )
+                assert page_total == total, (expression, order, limit, offset)
+                ids = [record.row["id"] for record in page]
+                assert ids == wanted[offset : offset + limit], (expression, order, limit, offset)
+    finally:
+        store.close()
+
+
+# ---------------------------------------------------------------- the kept count
+
+WRITER = """
+import sys
+from sapdi_local import MLTrackingSDK
+path, tag, runs, values = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+sdk = MLTrackingSDK(db_path=path, scenario="w", pipeline=tag, cache_limit_bytes=200_000)
+for number in range(runs):
+    sdk.start_run(run_name=f"{tag}-{number}")
+    for step in range(values):
+        sdk.log_metric("a", float(step))
+        sdk.log_metric("b", float(-step))
+        if step % 500 == 0:
+            sdk.persist_run()
+    sdk.end_run()
+print("started", flush=True)
+"""
+
+
+def writers(path: Path, tags: list[str], runs: int, values: int) -> list[subprocess.Popen[str]]:
+    script = path.parent / "writer.py"
+    script.write_text(textwrap.dedent(WRITER))
+    return [
+        subprocess.Popen(
+            [sys.executable, str(script), str(path), tag, str(runs), str(values)],
+            env=child_environment(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for tag in tags
+    ]
+
+
+def test_concurrent_writers_past_the_window_keep_the_count(tmp_path: Path) -> None:
+    path = tmp_path / "runs.db"
+    processes = writers(path, ["A", "B", "C"], 2, 1_600)  # 1,600 values: trimmed to 1,000
+    for process in processes:
+        _, error = process.communicate(timeout=300)
+        assert process.returncode == 0, error
+    kept, counted = stored_and_kept(path)
+    assert kept == counted == 3 * 2 * 2 * 1_000
+
+
+def test_writers_killed_mid_persist_leave_the_count_right(tmp_path: Path) -> None:
+    path = tmp_path / "runs.db"
+    for round_number in range(4):
+        processes = writers(path, [f"K{round_number}a", f"K{round_number}b"], 4, 3_000)
+        # Killed whenever they are: before, during or after any persist, the count is right.
+        time.sleep(0.5 + round_number * 0.4)
+        for process in processes:
+            process.send_signal(signal.SIGKILL)
+        for process in processes:
+            process.communicate(timeout=120)
+        if path.exists():
+            kept, counted = stored_and_kept(path)
+            assert kept == counted, round_number
+
+
+def test_merge_with_conflicts_and_refused_runs_delete_and_gc_keep_the_count(
+    tmp_path: Path,
+) -> None:
+    mine, theirs = tmp_path / "mine.db", tmp_path / "theirs.db"
+    for process in writers(mine, ["P"], 3, 1_200):
+        assert process.wait(timeout=300) == 0
+    theirs.write_bytes(mine.read_bytes())
+    for process in writers(theirs, ["Q"], 2, 700):
+        assert process.wait(timeout=300) == 0
+    connection = sqlite3.connect(theirs)
+    with connection:
+        # A conflict (a run of both files that differs) and a run refused by the rules.
+        connection.execute("UPDATE metrics SET value = value + 1 WHERE run_key = 1 AND seq = 600")
+        connection.execute(
+            "UPDATE metrics SET value = 'oops' WHERE seq = 500 AND run_key = "
+            "(SELECT key FROM runs WHERE name = 'Q-0')"
+        )
+    connection.close()
+    merged = cli(mine, "merge", str(theirs), "--json")
+    assert merged.returncode == 0, merged.stderr
+    report = json.loads(merged.stdout)
+    assert len(report["conflicts"]) == 1 and len(report["skipped"]) == 1
+    assert stored_and_kept(mine) == (3 * 2 * 1_000 + 2 * 700, 3 * 2 * 1_000 + 2 * 700)
+    deleted = cli(mine, "delete", "--where", "name = 'P-1'", "--yes")
+    assert deleted.returncode == 0, deleted.stderr
+    assert cli(mine, "gc").returncode == 0
+    assert stored_and_kept(mine) == (2 * 2 * 1_000 + 2 * 700, 2 * 2 * 1_000 + 2 * 700)
+    exported = tmp_path / "some.db"
+    assert cli(mine, "export", str(exported), "--where", "name = 'P-0'").returncode == 0
+    assert stored_and_kept(exported) == (2_000, 2_000)
+
+
+# ---------------------------------------------------------------- older and edited files
+
+
+def schema_4_file(path: Path, runs: int) -> None:
+    """A file of the release before migration 0005, with ``runs`` runs of two values each."""
+    connection = sqlite3.connect(path, isolation_level=None)
+    connection.execute("BEGIN")
+    apply_migrations(connection, up_to=4)
+    connection.executemany(
+        "INSERT INTO runs (key, id, name, collection, collection_is_default, scenario, status, "
+        "start_time, end_time) VALUES (?, ?, ?, ?, ?, 's', 'FINISHED', ?, ?)",
+        [
+            (k, f"id{k:06d}", f"r{k}", "cd"[k % 2], k % 2, 1.7e9 + k, 1.7e9 + k + 1)
+            for k in range(1, runs + 1)
+        ],
+    )
+    connection.executemany(
+        "INSERT INTO metrics (run_key, name, seq, timestamp, value) VALUES (?, 'm', ?, 0, ?)",
+        [(k, seq, k + seq) for k in range(1, runs + 1) for seq in (1, 2)],
+    )
+    connection.executemany(
+        "INSERT INTO latest_metrics (run_key, name, seq, timestamp, value) "
+        "VALUES (?, 'm', 2, 0, ?)",
+        [(k, k + 2.0) for k in range(1, runs + 1)],
+    )
+    connection.executemany(
+        "INSERT INTO parameters (run_key, name, value) VALUES (?, 'p', ?)",
+        [(k, str(k % 4)) for k in range(1, runs + 1)],
+    )
+    connection.execute("COMMIT")
+    connection.close()
+
+
+def user_version(path: Path) -> int:
+    connection = sqlite3.connect(path)
+    try:
+        return int(connection.execute("PRAGMA user_version").fetchone()[0])
+    finally:
+        connection.close()
+
+
+def test_a_schema_4_file_is_read_searched_and_counted_without_a_migration(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "v4.db"
+    schema_4_file(path, 2_500)
+    store = ReadOnlyStore(path)
+    try:
+        assert store.counts() == {"scenarios": 1, "collections": 2, "runs": 2_500, "values": 5_000}
+        assert store.column_names(RunFilter()) == {
+            "parameters": ["p"],
+            "metrics": ["m"],
+            "tags": [],
+        }
+        total, page = search_run_records(store, "collection = 'c'", ["metrics.m DESC"], 3)
+        assert total == 1_250
+        assert [record.row["id"] for record in page] == ["id002500", "id002498", "id002496"]
+    finally:
+        store.close()
+    shown = cli(path, "runs", "--where", "metrics.m > 10", "--limit", "2", "--json")
+    assert shown.returncode == 0, shown.stderr
+    assert [run["id"] for run in json.loads(shown.stdout)] == ["id002500", "id002499"]
+    assert user_version(path) == 4  # read, never migrated
+
+
+OPENER = """
+import sys
+from sapdi_local import MLTrackingSDK
+sdk = MLTrackingSDK(db_path=sys.argv[1], scenario="s", pipeline="p")
+sdk.start_run(run_name="writer")
+sdk.log_metric("m", 1.0)
+sdk.end_run()
+sdk.close()
+"""
+
+
+def test_writers_opening_a_schema_4_file_together_migrate_it_once(tmp_path: Path) -> None:
+    path = tmp_path / "v4.db"
+    schema_4_file(path, 3_000)
+    script = tmp_path / "opener.py"
+    script.write_text(textwrap.dedent(OPENER))
+    processes = [
+        subprocess.Popen(
+            [sys.executable, str(script), str(path)],
+            env=child_environment(),
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    for process in processes:
+        _, error = process.communicate(timeout=300)
+        assert process.returncode == 0, error
+    assert user_version(path) == SCHEMA_VERSION
+    connection = sqlite3.connect(path)
+    names = [name for (name,) in connection.execute("SELECT name FROM _sqlite_migrations")]
+    connection.close()
+    assert names.count("0005_page_indexes") == 1
+    assert stored_and_kept(path) == (6_000 + 4, 6_000 + 4)
+
+
+@pytest.fixture
+def small_file(tmp_path: Path) -> Iterator[Path]:
+    path = tmp_path / "runs.db"
+    sdk = MLTrackingSDK(db_path=path, scenario="s", pipeline="p")
+    try:
+        for index in range(5):
+            sdk.start_run(run_collection_name="c", run_name=f"r{index}")
+            sdk.log_parameters({"lr": "0.1", "opt": "adam"})
+            sdk.set_tags({"g": "x"})
+            sdk.log_metric("acc", index / 10)
+            sdk.end_run()
+    finally:
+        close_quietly(sdk)
+    yield path
+
+
+def edited(path: Path, script: str) -> Path:
+    connection = sqlite3.connect(path)
+    connection.executescript(script)
+    connection.commit()
+    connection.close()
+    return path
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        "DROP TABLE stored_counts",
+        "DROP TABLE stored_counts; CREATE VIEW stored_counts AS "
+        "SELECT 'metric_values' AS name, 7 AS value",
+        "DROP TABLE stored_counts; CREATE TABLE stored_counts (name TEXT PRIMARY KEY)",
+    ],
+)
+def test_a_file_whose_count_table_was_replaced_is_refused_with_a_clear_error(
+    small_file: Path, script: str
+) -> None:
+    edited(small_file, script)
+    with pytest.raises(StorageError, match="stored_counts"):
+        ReadOnlyStore(small_file).counts()
+    shown = cli(small_file, "where")
+    assert shown.returncode == 2 and "stored_counts" in shown.stderr
+    assert "Traceback" not in shown.stderr
+
+
+def test_a_file_whose_count_row_was_deleted_is_counted_the_long_way(small_file: Path) -> None:
+    edited(small_file, "DELETE FROM stored_counts")
+    store = ReadOnlyStore(small_file)
+    try:
+        assert store.counts()["values"] == 5
+    finally:
+        store.close()
+    sdk = MLTrackingSDK(db_path=small_file, scenario="s", pipeline="p")
+    try:
+        sdk.start_run()
+        sdk.log_metric("acc", 1.0)
+        sdk.end_run()
+    finally:
+        close_quietly(sdk)
+    store = ReadOnlyStore(small_file)
+    try:
+        assert store.counts()["values"] == 6
+    finally:
+        store.close()
+
+
+# ---------------------------------------------------------------- text that is not UTF-8
+
+NOT_UTF8 = """
+UPDATE runs SET name = CAST(x'66ff6f' AS TEXT) WHERE name = 'r1';
+UPDATE parameters SET value = CAST(x'c328' AS TEXT) WHERE run_key = 2 AND name = 'opt';
+UPDATE parameters SET name = CAST(x'6c72fe' AS TEXT) WHERE run_key = 3 AND name = 'lr';
+UPDATE tags SET value = CAST(x'80' AS TEXT) WHERE run_key = 4;
+UPDATE runs SET collection = CAST(x'63ff' AS TEXT) WHERE key = 5;
+"""
+
+
+def test_every_command_shows_text_that_is_not_utf8_with_a_replacement(
+    small_file: Path, tmp_path: Path
+) -> None:
+    edited(small_file, NOT_UTF8)
+    connection = sqlite3.connect(small_file)
+    ids = [run_id for (run_id,) in connection.execute("SELECT id FROM runs ORDER BY key")]
+    connection.close()
+    commands = [
+        ["where"],
+        ["collections"],
+        ["runs"],
+        ["runs", "--json"],
+        ["runs", "--collection", "c", "--json"],
+        ["runs", "--where", "name LIKE 'f%'"],
+        ["runs", "--order-by", "metrics.acc DESC", "--metric", "acc"],
+        ["show", ids[1]],
+        ["show", ids[2], "--json"],
+        ["compare", ids[1], ids[2], ids[4]],
+        ["export", str(tmp_path / "out.json"), "--format", "json"],
+        ["export", str(tmp_path / "csv"), "--format", "csv"],
+        ["export", str(tmp_path / "copy.db")],
+    ]
+    for command in commands:
+        result = cli(small_file, *command)
+        assert result.returncode == 0, (command, result.stderr)
+        assert "Traceback" not in result.stderr, command
+    assert "\ufffd" in cli(small_file, "runs", "--json").stdout
+    assert "f\ufffdo" in (tmp_path / "out.json").read_text(encoding="utf-8")
+    assert "c\ufffd" in (tmp_path / "csv" / "runs.csv").read_text(encoding="utf-8")
+
+
+def test_an_export_of_no_runs_writes_empty_files(small_file: Path, tmp_path: Path) -> None:
+    nobody = ["--where", "name = 'nobody'"]
+    assert (
+        cli(
+            small_file, "export", str(tmp_path / "none.json"), "--format", "json", *nobody
+        ).returncode
+        == 0
+    )
+    assert json.loads((tmp_path / "none.json").read_text()) == {"runs": [], "metrics": []}
+    assert (
+        cli(small_file, "export", str(tmp_path / "none"), "--format", "csv", *nobody).returncode
+        == 0
+    )
+    assert (tmp_path / "none" / "metrics.csv").read_text().splitlines() == [
+        "run_id,metric,step,value,timestamp"
+    ]
+    assert cli(small_file, "export", str(tmp_path / "none.db"), *nobody).returncode == 0
+    assert stored_and_kept(tmp_path / "none.db") == (0, 0)
+
+
+# ---------------------------------------------------------------- the layout
+
+
+def test_the_tracking_module_imports_nothing_heavy() -> None:
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import sapdi_local.tracking; import sapdi"],
+        capture_output=True,
+        text=True,
+        env=child_environment(),
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    imported = {line.split("|")[-1].strip().split(".")[0] for line in result.stderr.splitlines()}
+    assert not imported & {"click", "sqlite_utils", "pandas", "plotly", "numpy"}
+
+
+def test_every_command_has_help_through_python_dash_m() -> None:
+    commands = [
+        [], ["check"], ["collections"], ["compare"], ["delete"], ["export"], ["gc"],
+        ["history"], ["import"], ["import", "mlflow"], ["import", "trackio"], ["merge"],
+        ["push"], ["runs"], ["show"], ["submit"], ["ui"], ["where"],
+    ]  # fmt: skip
+    for command in commands:
+        result = subprocess.run(
+            [sys.executable, "-m", "sapdi_local", *command, "--help"],
+            capture_output=True,
+            text=True,
+            env=child_environment(),
+            timeout=120,
+        )
+        assert result.returncode == 0 and result.stdout.startswith("Usage:"), command
