@@ -24,6 +24,7 @@ def get_current_scenario() -> Scenario:
 def list_scenarios() -> list[Scenario]:
     """The scenarios in the database, and the current one.
 
-    >>> tracking.delete_runs(scenario=sapdi.list_scenarios())
+    >>> [scenario.id for scenario in sapdi.list_scenarios()]
+    ['churn', 'forecast']
     """
     return tracking.get_default_sdk().list_scenarios()

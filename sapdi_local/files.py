@@ -109,7 +109,9 @@ def new_text_file(
     nothing is left behind if the block fails.
 
     >>> with new_text_file(Path("runs.json")) as handle:
-    ...     handle.write("{}")
+    ...     _ = handle.write("{}")
+    >>> Path("runs.json").read_text()
+    '{}'
     """
     refuse_existing(target, replace=replace)
     temporary = temporary_beside(target)

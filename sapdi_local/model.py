@@ -60,8 +60,8 @@ class Unreadable(NamedTuple):
     ``"parameter"``, ``"tag"``, ``"label"`` or ``"metric"``, then with ``name`` (None when
     the name itself cannot be read); ``reason`` is a sentence that names the field.
 
-    >>> run.unreadable
-    (Unreadable(field='label', name='accuracy', reason="label 'accuracy' is not valid JSON: ..."),)
+    >>> run.unreadable  # empty: every field of this run could be read
+    ()
     """
 
     field: str
@@ -75,8 +75,8 @@ class Unreadable(NamedTuple):
 class Run(NamedTuple):
     """A run. ``Run(id="...")`` refers to a stored run; ``get_runs`` fills in the rest.
 
-    >>> Run(id="3f2a").id
-    '3f2a'
+    >>> tracking.get_runs(run=Run(id="1c43bb2be5009776314a7c6df0b48f5d"))[0].name
+    'lr-0.01'
     """
 
     id: str
@@ -142,7 +142,14 @@ class RunList(list[Run]):
     """The runs ``get_runs`` returns: a list, shown as a table in a terminal and in Jupyter.
 
     >>> runs = tracking.get_runs(scenario=scenario)
-    >>> runs.to_frame()  # needs pandas: pip install "sapdi-local[pandas]"
+    >>> runs.to_frame()[["name", "status"]]  # needs pandas: pip install "sapdi-local[pandas]"
+                                   name    status
+    0                            lr-1.0    FAILED
+    1                         sgd-0.001  FINISHED
+    2                          lr-0.001  FINISHED
+    3                           lr-0.01  FINISHED
+    4                            lr-0.1  FINISHED
+    5  ac9d2f4763a020fbdf830f4644d28154  FINISHED
     """
 
     def __repr__(self) -> str:
@@ -235,7 +242,18 @@ class HistoryList(list[MetricHistory]):
     """The histories ``get_metrics_history`` returns: a list, shown as a summary table.
 
     >>> history = tracking.get_metrics_history(run=run)
-    >>> history.to_frame()  # long format; needs pandas
+    >>> history
+    metric    run        values    steps    last    min     max
+    --------  ---------  --------  -------  ------  ------  -----
+    accuracy  1c43bb2b…  1         0–0      0.91    0.91    0.91
+    loss      1c43bb2b…  4         0–3      0.1275  0.1275  0.69
+    >>> history.to_frame()[["metric", "step", "value"]]  # long format; needs pandas
+         metric  step   value
+    0  accuracy     0  0.9100
+    1      loss     0  0.6900
+    2      loss     1  0.3150
+    3      loss     2  0.1900
+    4      loss     3  0.1275
     """
 
     def __repr__(self) -> str:

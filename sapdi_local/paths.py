@@ -33,6 +33,8 @@ def resolve_db_path(db_path: str | os.PathLike[str] | None = None) -> Path:
 
     >>> resolve_db_path("/tmp/runs.db")
     PosixPath('/tmp/runs.db')
+    >>> resolve_db_path("runs.db") == Path.cwd() / "runs.db"  # made absolute
+    True
     """
     from pathlib import Path  # imported when first needed: keeps "import tracking" light
 

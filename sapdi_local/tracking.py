@@ -52,8 +52,8 @@ _default = MLTrackingSDK()  # cheap: nothing is read or resolved until first use
 def get_default_sdk() -> MLTrackingSDK:
     """The MLTrackingSDK that the module functions use.
 
-    >>> tracking.get_default_sdk().db_path
-    PosixPath('/home/me/.local/share/sapdi-local/tracking.db')
+    >>> tracking.get_default_sdk().db_path  # SAPDI_LOCAL_DB, else the per-user data folder
+    PosixPath('/.../.local/share/sapdi-local/tracking.db')
     """
     return _default
 
@@ -61,7 +61,10 @@ def get_default_sdk() -> MLTrackingSDK:
 def set_default_sdk(sdk: MLTrackingSDK) -> MLTrackingSDK:
     """Make ``sdk`` the one the module functions use; returns the previous one.
 
-    >>> set_default_sdk(MLTrackingSDK(db_path="/tmp/other.db"))
+    >>> previous = tracking.set_default_sdk(MLTrackingSDK(db_path="other.db"))
+    >>> tracking.get_default_sdk().db_path.name
+    'other.db'
+    >>> tracking.set_default_sdk(previous).close()  # the first one back, the other closed
     """
     global _default
     previous, _default = _default, sdk
@@ -82,6 +85,7 @@ def start_run(run_collection_name: str | None = None, run_name: str | None = Non
 def end_run() -> None:
     """End the active run (FINISHED) and persist everything logged.
 
+    >>> run = tracking.start_run(run_collection_name="rc1")
     >>> tracking.end_run()
     """
     return _default.end_run()
@@ -96,7 +100,10 @@ def log_metric(
 ) -> None:
     """Log one value of a metric to the active run (or to ``run``).
 
-    >>> tracking.log_metric("loss", 0.25)
+    >>> with tracking.start_run(run_collection_name="rc1"):
+    ...     tracking.log_metric("loss", 0.25)
+    ...     tracking.log_metric("loss", 0.21)  # step 1: steps count up from 0 by themselves
+    >>> tracking.log_metric("test_loss", 0.23, run=run)  # a run that has ended
     """
     return _default.log_metric(name, value, run, step, timestamp)
 
@@ -108,7 +115,9 @@ def log_metrics(
     ``name``, ``value`` and optional ``step``, ``timestamp`` and ``run`` (an item's run
     wins over ``run=``); any other key is refused before anything is logged.
 
-    >>> tracking.log_metrics({"accuracy": 0.89, "avg_loss": 0.59})
+    >>> with tracking.start_run(run_collection_name="rc1"):
+    ...     tracking.log_metrics({"accuracy": 0.89, "avg_loss": 0.59})
+    ...     tracking.log_metrics([{"name": "loss", "value": 0.4, "step": 10}])
     """
     return _default.log_metrics(metrics, run)
 
@@ -123,7 +132,9 @@ def log_parameters(
 
     Values of any type are stored as strings; the last value of a name wins.
 
-    >>> tracking.log_parameters({"learning_rate": 0.001, "epochs": 2})
+    >>> with tracking.start_run(run_collection_name="rc1"):
+    ...     tracking.log_parameters({"learning_rate": 0.001, "epochs": 2})
+    ...     tracking.log_parameters(name="optimizer", value="adam")
     """
     return _default.log_parameters(parameters, name, value, run)
 
@@ -136,7 +147,8 @@ def set_tags(
 ) -> None:
     """Set tags (string key and value pairs used to filter runs); the last value wins.
 
-    >>> tracking.set_tags({"dataset": "v2"})
+    >>> with tracking.start_run(run_collection_name="rc1"):
+    ...     tracking.set_tags({"dataset": "v2"})
     """
     return _default.set_tags(tags, name, value, run)
 
@@ -149,7 +161,8 @@ def set_labels(
 ) -> None:
     """Set labels: keys with any JSON value, for meaning or display; the last value wins.
 
-    >>> tracking.set_labels({"accuracy": {"format_string": "percentage"}})
+    >>> with tracking.start_run(run_collection_name="rc1"):
+    ...     tracking.set_labels({"accuracy": {"format_string": "percentage"}})
     """
     return _default.set_labels(labels, name, value, run)
 
@@ -191,7 +204,9 @@ def get_runs(
 
     Selectors take objects, ids, comma-separated ids or lists; ``tags`` must all match.
 
-    >>> runs = tracking.get_runs(run=run, tags={"tag_key": "tag_value"})
+    >>> runs = tracking.get_runs(scenario="churn", tags={"dataset": "v2"})
+    >>> [run.name for run in runs]
+    ['lr-0.01', 'lr-0.1']
     """
     return _default.get_runs(scenario, scenario_version, pipeline, execution, notebook, run, tags)
 
@@ -219,6 +234,11 @@ def search_runs(
 
     >>> tracking.search_runs("metrics.accuracy > 0.9 and params.optimizer = 'adam'",
     ...                      order_by=["metrics.accuracy DESC"], max_results=10)
+    2 runs
+    name      id         status    collection    started (UTC)        accuracy    loss
+    --------  ---------  --------  ------------  -------------------  ----------  ------
+    lr-0.001  4e705016…  FINISHED  baseline      2026-11-27 20:08:00  0.93        0.1075
+    lr-0.01   1c43bb2b…  FINISHED  baseline      2026-11-27 20:07:00  0.91        0.1275
     """
     return _default.search_runs(
         filter_string,
@@ -250,9 +270,15 @@ def runs_frame(
     ``tags.*`` and ``metrics.*`` (last value) columns. Needs pandas.
 
     >>> frame = tracking.runs_frame(scenario=sapdi.get_current_scenario())
-    >>> frame.sort_values("metrics.accuracy").tail(3)
+    >>> frame.nlargest(3, "metrics.accuracy")["name"].tolist()
+    ['sgd-0.001', 'lr-0.001', 'lr-0.01']
     >>> tracking.runs_frame(filter_string="params.optimizer = 'adam'",
-    ...                     order_by="metrics.accuracy DESC")
+    ...                     order_by="metrics.accuracy DESC")[["name", "metrics.accuracy"]]
+           name  metrics.accuracy
+    0  lr-0.001              0.93
+    1   lr-0.01              0.91
+    2    lr-0.1              0.87
+    3    lr-1.0               NaN
     """
     return _default.runs_frame(
         scenario,
@@ -273,7 +299,13 @@ def metrics_frame(run: Any = None, metrics: str | Iterable[str] | None = None) -
     ``run``, the active run; without ``metrics``, every metric. Needs pandas.
 
     >>> frame = tracking.metrics_frame(run=[first, second], metrics="loss")
-    >>> frame.pivot(index="step", columns="run_id", values="value").plot()
+    >>> frame.pivot(index="step", columns="run_id", values="value")
+    run_id  1c43bb2be5009776314a7c6df0b48f5d  63f50d5733e7d20f54b2e5ef5eb00aeb
+    step
+    0                                 0.6900                            0.7300
+    1                                 0.3150                            0.3550
+    2                                 0.1900                            0.2300
+    3                                 0.1275                            0.1675
     """
     return _default.metrics_frame(run, metrics)
 
@@ -301,7 +333,8 @@ def get_metrics_history(
 
     Without ``run``, the active run; without ``metrics``, every metric.
 
-    >>> history = tracking.get_metrics_history(metrics=["accuracy"])
-    >>> [v.value for v in history[0].values]
+    >>> history = tracking.get_metrics_history(run=run, metrics=["loss"])
+    >>> [value.value for value in history[0].values]
+    [0.69, 0.315, 0.19, 0.1275]
     """
     return _default.get_metrics_history(run, metrics)

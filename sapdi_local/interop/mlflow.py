@@ -80,7 +80,7 @@ def read_mlflow_file(
     """Read an MLflow SQLite tracking file directly (no MLflow needed).
 
     >>> read_mlflow_file(Path("mlflow.db")).summary()["runs_read"]
-    12
+    2
     """
     report = ReadReport(str(path))
     connection = open_foreign(
@@ -221,8 +221,9 @@ def _version_of(tags: dict[str, str | None]) -> str:
 def mlflow_client(uri: str) -> Any:
     """MLflow's client for a tracking URI, or an error that names the extra to install.
 
-    >>> mlflow_client("http://127.0.0.1:5000").search_experiments()
-    [<Experiment: ...>]
+    >>> client = mlflow_client("sqlite:///mlflow.db")  # or a server: http://127.0.0.1:5000
+    >>> [experiment.name for experiment in client.search_experiments()]
+    ['churn', 'Default']
     """
     try:
         from mlflow.tracking import MlflowClient
@@ -244,8 +245,8 @@ def read_mlflow_client(
     """Read every active run of a tracking server (or any tracking URI) through MLflow's
     client: experiments, runs, and each metric's full history.
 
-    >>> read_mlflow_client("http://127.0.0.1:5000").summary()["runs_read"]
-    12
+    >>> read_mlflow_client("sqlite:///mlflow.db").summary()["runs_read"]  # or a server's URL
+    2
     """
     client = mlflow_client(uri)
     from mlflow.entities import ViewType

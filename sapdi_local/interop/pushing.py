@@ -69,8 +69,10 @@ def push_runs(
     """Send ``runs`` to the MLflow tracking server at ``uri``: new runs whole, known runs
     only what changed or is new since the last push there.
 
-    >>> push_runs(store, [run], "sqlite:///mlflow.db").values_sent  # or a server's URL
+    >>> push_runs(store, [run], "sqlite:///pushed.db").values_sent  # or a server's URL
     5
+    >>> push_runs(store, [run], "sqlite:///pushed.db").values_sent  # nothing new since
+    0
     """
     with _no_run_links():
         client = mlflow_client(uri)

@@ -112,7 +112,9 @@ class ReadReport:
     def summary(self) -> dict[str, Any]:
         """The counts and skipped items, for the command's report.
 
-        >>> read_trackio(Path("demo.db")).summary()["non_finite_values_skipped"]
+        >>> from sapdi_local.interop.trackio import read_trackio
+        >>> demo = Path("~/.cache/huggingface/trackio/demo.db").expanduser()
+        >>> read_trackio(demo).summary()["non_finite_values_skipped"]
         2
         """
         return {
@@ -153,9 +155,12 @@ def prepare(run: SourceRun, report: ReadReport) -> None:
     hold but we cannot is left out and recorded in ``report``; a run that breaks a rule of
     its own is skipped whole (in ``report.runs_skipped``) and nothing of it is counted.
 
+    >>> report = ReadReport("mlflow.db")
     >>> prepare(SourceRun("9d3c5e0f9b8a4c1d8e7f6a5b4c3d2e1f", "lr-0.1", "churn", "baseline",
     ...                   "mlflow", "FINISHED", 1.7e9, 1.7e9 + 60, {"lr": "0.1"}, {},
-    ...                   {"loss": [(0.5, 0, 1.7e9)]}), report)
+    ...                   {"loss": [(0.5, 0, 1.7e9), (float("nan"), 1, 1.7e9 + 1)]}), report)
+    >>> report.runs[0].metrics, report.non_finite
+    ({'loss': [(1, 0.5, 0, 1700000000.0)]}, 1)
     """
     # Collected apart, so that a run refused whole adds no count and no skipped item.
     own = ReadReport(report.source)

@@ -41,8 +41,9 @@ def read_trackio(path: Path, *, scenario: str | None = None) -> ReadReport:
     """Read a trackio project database (``PROJECT.db`` in trackio's folder, by default
     ``~/.cache/huggingface/trackio``) directly: no trackio needed.
 
-    >>> read_trackio(Path("~/.cache/huggingface/trackio/demo.db").expanduser()).runs[0].row["name"]
-    'brisk-river-1'
+    >>> demo = Path("~/.cache/huggingface/trackio/demo.db").expanduser()
+    >>> [run.row["name"] for run in read_trackio(demo).runs]
+    ['first', 'second']
     """
     report = ReadReport(str(path))
     project = path.stem

@@ -130,6 +130,7 @@ class RunControl(SdkBase):
     def end_run(self) -> None:
         """End the active run (FINISHED) and persist everything logged.
 
+        >>> run = tracking.start_run(run_collection_name="rc1")
         >>> tracking.end_run()
         """
         self._end_active_run(FINISHED, explicit=True)

@@ -95,8 +95,8 @@ class SdkBase:
     def db_path(self) -> Path:
         """The database file this SDK writes to.
 
-        >>> MLTrackingSDK(db_path="runs.db").db_path
-        PosixPath('runs.db')
+        >>> MLTrackingSDK(db_path="runs.db").db_path == Path.cwd() / "runs.db"  # made absolute
+        True
         """
         return self.store.path
 
@@ -104,8 +104,8 @@ class SdkBase:
     def store(self) -> Store:
         """The database this SDK writes to, opened on first use (for tools, not for logging).
 
-        >>> sdk.store.path
-        PosixPath('runs.db')
+        >>> sdk.store.path == sdk.db_path
+        True
         """
         if self._store is None:
             from ..store import DEFAULT_LOCK_TIMEOUT, Store

@@ -151,6 +151,7 @@ class Persisting(SdkBase):
     def has_pending(self) -> bool:
         """True when logged values are waiting to be persisted.
 
+        >>> run = sdk.start_run()
         >>> sdk.log_metric("loss", 0.5); sdk.has_pending()
         True
         """
@@ -161,6 +162,7 @@ class Persisting(SdkBase):
         persist failed and will log them again (``sapdi-local submit`` does), so that no
         later persist, at exit included, writes them behind its back.
 
+        >>> run = sdk.start_run()
         >>> sdk.log_metric("loss", 0.5); sdk.discard_pending(); sdk.has_pending()
         False
         """

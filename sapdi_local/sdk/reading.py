@@ -47,7 +47,9 @@ class RunReading(SdkBase):
 
         Selectors take objects, ids, comma-separated ids or lists; ``tags`` must all match.
 
-        >>> runs = tracking.get_runs(run=run, tags={"tag_key": "tag_value"})
+        >>> runs = tracking.get_runs(scenario="churn", tags={"dataset": "v2"})
+        >>> [run.name for run in runs]
+        ['lr-0.01', 'lr-0.1']
         """
         selection = run_filter(
             "get_runs", scenario, scenario_version, pipeline, execution, notebook, run, tags
@@ -79,6 +81,11 @@ class RunReading(SdkBase):
 
         >>> tracking.search_runs("metrics.accuracy > 0.9 and params.optimizer = 'adam'",
         ...                      order_by=["metrics.accuracy DESC"], max_results=10)
+        2 runs
+        name      id         status    collection    started (UTC)        accuracy    loss
+        --------  ---------  --------  ------------  -------------------  ----------  ------
+        lr-0.001  4e705016…  FINISHED  baseline      2026-11-27 20:08:00  0.93        0.1075
+        lr-0.01   1c43bb2b…  FINISHED  baseline      2026-11-27 20:07:00  0.91        0.1275
         """
         from ..store import search_run_records
 
@@ -107,9 +114,15 @@ class RunReading(SdkBase):
         ``tags.*`` and ``metrics.*`` (last value) columns. Needs pandas.
 
         >>> frame = tracking.runs_frame(scenario=sapdi.get_current_scenario())
-        >>> frame.sort_values("metrics.accuracy").tail(3)
+        >>> frame.nlargest(3, "metrics.accuracy")["name"].tolist()
+        ['sgd-0.001', 'lr-0.001', 'lr-0.01']
         >>> tracking.runs_frame(filter_string="params.optimizer = 'adam'",
-        ...                     order_by="metrics.accuracy DESC")
+        ...                     order_by="metrics.accuracy DESC")[["name", "metrics.accuracy"]]
+               name  metrics.accuracy
+        0  lr-0.001              0.93
+        1   lr-0.01              0.91
+        2    lr-0.1              0.87
+        3    lr-1.0               NaN
         """
         from ..frames import runs_frame
 
@@ -166,8 +179,9 @@ class RunReading(SdkBase):
 
         Without ``run``, the active run; without ``metrics``, every metric.
 
-        >>> history = tracking.get_metrics_history(metrics=["accuracy"])
-        >>> [v.value for v in history[0].values]
+        >>> history = tracking.get_metrics_history(run=run, metrics=["loss"])
+        >>> [value.value for value in history[0].values]
+        [0.69, 0.315, 0.19, 0.1275]
         """
         run_id = self._run_id(run)
         names = _metric_names("get_metrics_history", metrics)
@@ -182,7 +196,13 @@ class RunReading(SdkBase):
         ``run``, the active run; without ``metrics``, every metric. Needs pandas.
 
         >>> frame = tracking.metrics_frame(run=[first, second], metrics="loss")
-        >>> frame.pivot(index="step", columns="run_id", values="value").plot()
+        >>> frame.pivot(index="step", columns="run_id", values="value")
+        run_id  1c43bb2be5009776314a7c6df0b48f5d  63f50d5733e7d20f54b2e5ef5eb00aeb
+        step
+        0                                 0.6900                            0.7300
+        1                                 0.3150                            0.3550
+        2                                 0.1900                            0.2300
+        3                                 0.1275                            0.1675
         """
         if run is None or isinstance(run, (Run, str)):
             run_ids = [self._run_id(run)]

@@ -26,10 +26,11 @@ class MLTrackingSDK(RunControl, ValueLogging, Persisting, RunReading):
     the per-user data folder, and the context to the SAPDI_* environment
     variables or local facts (project folder, git commit, notebook or script).
 
-    >>> sdk = MLTrackingSDK(db_path="/tmp/demo.db", scenario="churn")
+    >>> sdk = MLTrackingSDK(db_path="demo.db", scenario="churn")
     >>> run = sdk.start_run(run_collection_name="baseline")
     >>> sdk.log_metric("accuracy", 0.91)
     >>> sdk.end_run()
+    >>> sdk.close()
     """
 
     def __enter__(self) -> MLTrackingSDK:

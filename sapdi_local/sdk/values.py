@@ -59,7 +59,10 @@ class ValueLogging(SdkBase):
     ) -> None:
         """Log one value of a metric to the active run (or to ``run``).
 
-        >>> tracking.log_metric("loss", 0.25)
+        >>> with tracking.start_run(run_collection_name="rc1"):
+        ...     tracking.log_metric("loss", 0.25)
+        ...     tracking.log_metric("loss", 0.21)  # step 1: steps count up from 0 by themselves
+        >>> tracking.log_metric("test_loss", 0.23, run=run)  # a run that has ended
         """
         # With run= naming a run that is not the active one, the value is persisted before
         # the call returns (_write); so are log_metrics, log_parameters, set_tags, set_labels.
@@ -124,7 +127,9 @@ class ValueLogging(SdkBase):
         ``name``, ``value`` and optional ``step``, ``timestamp`` and ``run`` (an item's run
         wins over ``run=``); any other key is refused before anything is logged.
 
-        >>> tracking.log_metrics({"accuracy": 0.89, "avg_loss": 0.59})
+        >>> with tracking.start_run(run_collection_name="rc1"):
+        ...     tracking.log_metrics({"accuracy": 0.89, "avg_loss": 0.59})
+        ...     tracking.log_metrics([{"name": "loss", "value": 0.4, "step": 10}])
         """
         # A list item takes every keyword log_metric takes, run included (which wins over
         # the call's run=), and refuses any other key.
@@ -210,7 +215,9 @@ class ValueLogging(SdkBase):
 
         Values of any type are stored as strings; the last value of a name wins.
 
-        >>> tracking.log_parameters({"learning_rate": 0.001, "epochs": 2})
+        >>> with tracking.start_run(run_collection_name="rc1"):
+        ...     tracking.log_parameters({"learning_rate": 0.001, "epochs": 2})
+        ...     tracking.log_parameters(name="optimizer", value="adam")
         """
         pairs = name_value_pairs("log_parameters", parameters, name, value)
         self._stage(self._cache.parameters, run, [check_parameter(key, val) for key, val in pairs])
@@ -224,7 +231,8 @@ class ValueLogging(SdkBase):
     ) -> None:
         """Set tags (string key and value pairs used to filter runs); the last value wins.
 
-        >>> tracking.set_tags({"dataset": "v2"})
+        >>> with tracking.start_run(run_collection_name="rc1"):
+        ...     tracking.set_tags({"dataset": "v2"})
         """
         pairs = name_value_pairs("set_tags", tags, name, value)
         self._stage(self._cache.tags, run, [check_tag(key, val) for key, val in pairs])
@@ -238,7 +246,8 @@ class ValueLogging(SdkBase):
     ) -> None:
         """Set labels: keys with any JSON value, for meaning or display; the last value wins.
 
-        >>> tracking.set_labels({"accuracy": {"format_string": "percentage"}})
+        >>> with tracking.start_run(run_collection_name="rc1"):
+        ...     tracking.set_labels({"accuracy": {"format_string": "percentage"}})
         """
         pairs = name_value_pairs("set_labels", labels, name, value)
         self._stage(self._cache.labels, run, [check_label(key, val) for key, val in pairs])

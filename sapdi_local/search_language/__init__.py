@@ -88,6 +88,11 @@ def parse_filter(text: str | None) -> Expression | None:
     """The tree of a filter expression; None for no filter (None, empty or blank text).
 
     >>> parse_filter("status = 'FINISHED' and (params.lr < 0.01 or tags.stage IN ('a', 'b'))")
+    And(operands=(Comparison(key=Key(kind='attribute', name='status'), operator='=',
+                             values=('FINISHED',), negated=False),
+                  Or(operands=(Comparison(key=Key(kind='param', name='lr'), ...),
+                               Comparison(key=Key(kind='tag', name='stage'), operator='IN',
+                                          values=('a', 'b'), negated=False)))))
     """
     if text is None:
         return None
@@ -111,6 +116,8 @@ def parse_order_by(items: Sequence[str] | str | None) -> tuple[OrderKey, ...]:
     several such separated by commas.
 
     >>> parse_order_by(["metrics.accuracy DESC", "params.lr"])
+    (OrderKey(key=Key(kind='metric', name='accuracy'), descending=True),
+     OrderKey(key=Key(kind='param', name='lr'), descending=False))
     """
     if items is None:
         return ()

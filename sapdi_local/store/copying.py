@@ -126,8 +126,13 @@ def merge_from(
     nothing); with different content it is reported as a conflict and never overwritten.
     ``progress(runs)`` is called as runs are written.
 
-    >>> merge_from(Store(Path("mine.db")), ReadOnlyStore(Path("theirs.db"))).added
-    ['3f2a...']
+    >>> from sapdi_local.store import ReadOnlyStore, Store
+    >>> mine, theirs = Store(Path("mine.db")), ReadOnlyStore(sdk.db_path)
+    >>> len(merge_from(mine, theirs).added)
+    7
+    >>> merge_from(mine, theirs).added  # merging twice adds nothing
+    []
+    >>> mine.close(); theirs.close()
     """
     if _same_file(store.path, other.path):
         raise StorageError(

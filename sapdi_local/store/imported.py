@@ -50,8 +50,12 @@ def import_runs(
     is unless ``replace``, which swaps its content for the imported one.
     ``progress(runs)`` is called per run.
 
-    >>> import_runs(Store(Path("tracking.db")), runs).added
-    ['9d3c...']
+    >>> from sapdi_local.interop.trackio import read_trackio
+    >>> runs = read_trackio(Path("~/.cache/huggingface/trackio/demo.db").expanduser()).runs
+    >>> len(import_runs(store, runs).added)
+    2
+    >>> import_runs(store, runs).added  # importing twice adds nothing
+    []
     """
     added: list[str] = []
     unchanged: list[str] = []

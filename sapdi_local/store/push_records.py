@@ -26,8 +26,9 @@ class PushRecords(Database):
     def push_states(self, target: str, run_ids: Sequence[str]) -> dict[str, PushState]:
         """What was pushed to ``target`` for each of ``run_ids`` that has a record.
 
-        >>> store.push_states("http://127.0.0.1:5000", ["3f2a..."])["3f2a..."].remote_id
-        '9c1e...'
+        >>> store.record_remote_run("http://127.0.0.1:5000", run.id, "9c1e5b7d")
+        >>> store.push_states("http://127.0.0.1:5000", [run.id])[run.id]
+        PushState(remote_id='9c1e5b7d', content_hash=None, in_flight=True, metrics={})
         """
         states: dict[str, PushState] = {}
         with self._reading() as connection:
@@ -54,7 +55,9 @@ class PushRecords(Database):
         """Remember that ``run_id`` is ``remote_id`` on ``target``, with nothing confirmed
         sent yet (in flight): any older record of the run for that target is replaced.
 
-        >>> store.record_remote_run("http://127.0.0.1:5000", "3f2a...", "9c1e...")
+        >>> store.record_remote_run("http://127.0.0.1:5000", run.id, "9c1e5b7d")
+        >>> store.push_states("http://127.0.0.1:5000", [run.id])[run.id].remote_id
+        '9c1e5b7d'
         """
         with self._write() as connection:
             key = self._run_key(connection, run_id)
@@ -72,7 +75,10 @@ class PushRecords(Database):
     def record_pushed_content(self, target: str, run_id: str, content_hash: str) -> None:
         """Remember the hash of the run fields, parameters, tags and labels now on ``target``.
 
-        >>> store.record_pushed_content("http://127.0.0.1:5000", "3f2a...", "5be1...")
+        >>> store.record_remote_run("http://127.0.0.1:5000", run.id, "9c1e5b7d")
+        >>> store.record_pushed_content("http://127.0.0.1:5000", run.id, "5be1c0de")
+        >>> store.push_states("http://127.0.0.1:5000", [run.id])[run.id].content_hash
+        '5be1c0de'
         """
         with self._write() as connection:
             connection.execute(
@@ -92,7 +98,11 @@ class PushRecords(Database):
         """Per metric, (seq, n): values up to local ``seq`` are on ``target``, ``n`` more of
         them than before. ``in_flight`` says whether more sends of the run are to come.
 
-        >>> store.record_pushed_metrics(target, "3f2a...", {"loss": (1000, 1000)}, in_flight=False)
+        >>> target = "http://127.0.0.1:5000"
+        >>> store.record_remote_run(target, run.id, "9c1e5b7d")
+        >>> store.record_pushed_metrics(target, run.id, {"loss": (4, 4)}, in_flight=False)
+        >>> store.push_states(target, [run.id])[run.id].metrics
+        {'loss': (4, 4)}
         """
         with self._write() as connection:
             key = self._run_key(connection, run_id)
@@ -112,7 +122,12 @@ class PushRecords(Database):
         """Note that sends of the run to ``target`` start: if the push dies before it records
         them, the next push checks the server first.
 
-        >>> store.mark_push_in_flight("http://127.0.0.1:5000", "3f2a...")
+        >>> target = "http://127.0.0.1:5000"
+        >>> store.record_remote_run(target, run.id, "9c1e5b7d")
+        >>> store.record_pushed_metrics(target, run.id, {}, in_flight=False)
+        >>> store.mark_push_in_flight(target, run.id)
+        >>> store.push_states(target, [run.id])[run.id].in_flight
+        True
         """
         with self._write() as connection:
             connection.execute(

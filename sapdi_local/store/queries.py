@@ -104,8 +104,8 @@ class RunQueries(Database):
         """Per metric of a run, the stored (seq, value, step, timestamp) with a seq above
         ``after[name]`` (all of them for a metric not named), oldest first.
 
-        >>> store.metric_values_after("3f2a...", {"loss": 998})["loss"]
-        [(999, 0.31, 998, 1795889626.1), (1000, 0.3, 999, 1795889627.0)]
+        >>> store.metric_values_after(run.id, {"loss": 2})["loss"]
+        [(3, 0.19, 2, 1795810050.0), (4, 0.1275, 3, 1795810060.0)]
         """
         values: dict[str, list[tuple[int, float, int | None, float]]] = {}
         with self._reading() as connection:

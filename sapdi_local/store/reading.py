@@ -29,9 +29,10 @@ class ReadOnlyStore(RunQueries):
     file that is not a tracking database is an error rather than a new empty database. It
     has the reads of every store and none of the writes.
 
-    >>> store = ReadOnlyStore(Path("tracking.db"))
+    >>> store = ReadOnlyStore(sdk.db_path)
     >>> store.counts()["runs"]
-    3
+    7
+    >>> store.close()
     """
 
     shows_undecodable_text = True

@@ -109,6 +109,8 @@ def search_run_records(
     >>> total, records = search_run_records(
     ...     store, "metrics.accuracy > 0.9 and params.optimizer = 'adam'",
     ...     ["metrics.accuracy DESC"], limit=100)
+    >>> total, [(record.row["name"], record.metrics["accuracy"]) for record in records]
+    (2, [('lr-0.001', 0.93), ('lr-0.01', 0.91)])
     """
     tree, order, limit, offset = parsed_search(expression, order_by, limit, offset)
     return store.decoded(

@@ -6,9 +6,9 @@ of the selection's columns, whatever the number of runs.
 reads, so that every pass over the selection (its count, its column names, its runs, its
 metric histories) sees the same runs, even while other processes write to the file.
 
->>> with streamed_runs(store, "metrics.accuracy > 0.9") as selection:
-...     for records in selection.record_batches():
-...         write(records)
+>>> with streamed_runs(store, "metrics.accuracy > 0.9", batch_size=2) as selection:
+...     selection.count(), [len(records) for records in selection.record_batches()]
+(3, [2, 1])
 """
 
 from __future__ import annotations
@@ -183,8 +183,9 @@ def streamed_runs(
 
     >>> with streamed_runs(store, "params.optimizer = 'adam'") as selection:
     ...     total = selection.count()
-    ...     for records in selection.record_batches():
-    ...         ...
+    ...     names = [record.row["name"] for batch in selection.record_batches() for record in batch]
+    >>> total, names
+    (4, ['lr-1.0', 'lr-0.001', 'lr-0.01', 'lr-0.1'])
     """
     if batch_size < 1:
         raise ValueError(f"batch_size is {batch_size}; read at least 1 run at a time")

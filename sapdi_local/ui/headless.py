@@ -29,8 +29,8 @@ def chromium_path() -> Path:
     """The Chromium to drive: $SAPDI_CHROMIUM, else ``chromium`` or ``chromium-browser`` on
     PATH, else Debian's /usr/bin/chromium (which may not exist: callers check).
 
-    >>> chromium_path()
-    PosixPath('/usr/bin/chromium')
+    >>> chromium_path()  # without SAPDI_CHROMIUM: /usr/bin/chromium on Debian
+    PosixPath('/...chromium...')
     """
     return Path(
         os.environ.get(CHROMIUM_ENV_VAR)

@@ -102,8 +102,11 @@ def static_files(folder: Path) -> dict[str, StaticFile]:
 class Explorer:
     """The WSGI application of the metrics explorer for one database file.
 
-    >>> app = Explorer(Path("tracking.db"))
-    >>> # wsgiref.simple_server.make_server("127.0.0.1", 8600, app).serve_forever()
+    Serving it runs until stopped, so the tests do not run that line:
+
+    >>> from wsgiref.simple_server import make_server
+    >>> app = Explorer(sdk.db_path)
+    >>> make_server("127.0.0.1", 8600, app).serve_forever()  # doctest: +SKIP
     """
 
     def __init__(self, db_path: Path, *, allowed_hosts: Iterable[str] | None = None) -> None:
