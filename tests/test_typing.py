@@ -1,6 +1,7 @@
 """The public API is typed and documented: py.typed ships, every public function and method
-has complete type hints and a docstring with a short example (>>>), and the tracking
-functions carry the same documentation as the methods they call."""
+has complete type hints and a docstring with a short example (>>>, which
+tests/test_docstrings.py runs), and the tracking functions carry the same documentation as
+the methods they call."""
 
 from __future__ import annotations
 
