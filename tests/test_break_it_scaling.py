@@ -584,3 +584,109 @@ def test_every_command_has_help_through_python_dash_m() -> None:
             timeout=120,
         )
         assert result.returncode == 0 and result.stdout.startswith("Usage:"), command
+
+
+# ---- found by trying to break it, then fixed
+
+
+@pytest.mark.parametrize("value", ["'abc'", "x'00ff'"])
+def test_a_count_that_is_not_a_number_is_an_error_not_a_traceback(
+    small_file: Path, value: str
+) -> None:
+    edited(small_file, f"UPDATE stored_counts SET value = {value}")
+    shown = cli(small_file, "where")
+    assert "Traceback" not in shown.stderr, shown.stderr[-300:]
+
+
+def test_ilike_reads_a_file_with_text_that_is_not_utf8(small_file: Path) -> None:
+    edited(small_file, "UPDATE runs SET name = CAST(x'66ff6f' AS TEXT) WHERE name = 'r1'")
+    store = ReadOnlyStore(small_file)
+    total, page = search_run_records(store, "name ILIKE 'F%'", [], 10)
+    assert [record.row["name"] for record in page] == ["f\ufffdo"]
+
+
+def big_file(path: Path) -> None:
+    connection = sqlite3.connect(path)
+    from sapdi_local.store.schema import apply_migrations
+
+    connection.isolation_level = None
+    connection.execute("BEGIN")
+    apply_migrations(connection)
+    connection.executemany(
+        "INSERT INTO runs (key, id, name, collection, collection_is_default, scenario, status, start_time) "
+        "VALUES (?, ?, ?, 'c', 0, 's', 'FINISHED', ?)",
+        [(k, f"id{k}", f"r{k}", 1.7e9 + k) for k in range(1, 20001)],
+    )
+    connection.executemany(
+        "INSERT INTO metrics (run_key, name, seq, timestamp, value) VALUES (?, 'm', ?, 0, ?)",
+        [(k, s, float(s)) for k in range(1, 20001) for s in range(1, 41)],
+    )
+    connection.executemany(
+        "INSERT INTO latest_metrics (run_key, name, seq, timestamp, value) VALUES (?, 'm', 40, 0, 40)",
+        [(k,) for k in range(1, 20001)],
+    )
+    connection.execute("UPDATE stored_counts SET value = 800000")
+    connection.execute("COMMIT")
+    connection.close()
+
+
+def interrupted_export(db: Path, target: Path, fmt: str, sig: signal.Signals, *extra: str) -> str:
+    """Start an export, wait until it writes metrics, send ``sig``; its stderr."""
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "sapdi_local",
+            "--db",
+            str(db),
+            "export",
+            str(target),
+            "--format",
+            fmt,
+            *extra,
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=child_environment(),
+    )
+    assert process.stderr is not None
+    seen = ""
+    while "metrics" not in seen:
+        line = process.stderr.readline()
+        assert line, seen
+        seen += line
+    time.sleep(0.3)
+    process.send_signal(sig)
+    return seen + process.stderr.read() + str(process.wait(timeout=120))
+
+
+def test_an_interrupted_csv_export_never_pairs_new_runs_with_old_metrics(
+    small_file: Path, tmp_path: Path
+) -> None:
+    target = tmp_path / "out"
+    assert cli(small_file, "export", str(target), "--format", "csv").returncode == 0
+    before = {name: (target / name).read_bytes() for name in ("runs.csv", "metrics.csv")}
+    db = tmp_path / "big.db"
+    big_file(db)
+    interrupted_export(db, target, "csv", signal.SIGINT, "--replace")
+    after = {name: (target / name).read_bytes() for name in ("runs.csv", "metrics.csv")}
+    # Either the old export whole, or the new one whole.
+    assert after == before or after["metrics.csv"] != before["metrics.csv"], (
+        "runs.csv new, metrics.csv old"
+    )
+
+
+def test_sigint_during_a_json_export_prints_no_traceback(tmp_path: Path) -> None:
+    db = tmp_path / "big.db"
+    big_file(db)
+    stderr = interrupted_export(db, tmp_path / "out.json", "json", signal.SIGINT)
+    assert "Traceback" not in stderr, stderr
+
+
+def test_sigterm_during_an_export_leaves_no_partial_file(tmp_path: Path) -> None:
+    db = tmp_path / "big.db"
+    big_file(db)
+    out = tmp_path / "out"
+    out.mkdir()
+    interrupted_export(db, out / "out.json", "json", signal.SIGTERM)
+    assert os.listdir(out) == []

@@ -220,3 +220,25 @@ class FiniteNumber(click.types.FloatParamType):
                 ctx,
             )
         return parsed
+
+
+@contextmanager
+def exits_on_sigterm() -> Iterator[None]:
+    """SIGTERM ends the command as Ctrl-C does, through the cleanups of the blocks it is
+    in (an export's temporary files removed), rather than at once; exit code 143. Only
+    the main thread can set a signal handler: elsewhere the block runs as it is."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -28,6 +28,7 @@ from ..store.streaming import RunStream, streamed_runs
 from .common import (
     database,
     db_option,
+    exits_on_sigterm,
     json_option,
     nonblank_where,
     print_json,
@@ -101,7 +102,7 @@ def export(
     outputs = [out / "runs.csv", out / "metrics.csv"] if fmt == "csv" else [out]
     for output in outputs:
         refuse_existing(output, replace=replace)
-    with reader(db) as store:
+    with exits_on_sigterm(), reader(db) as store:
         selects, expression = export_expression(store, scenario, collection, run_names, where)
         if fmt == "db":
             kept = export_database(
@@ -277,8 +278,13 @@ def write_csv(
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     columns = csv_columns(selection)
     count = 0
-    with new_text_file(folder / "runs.csv", mode=mode, replace=replace) as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns, restval="", extrasaction="ignore")
+    # Both files are written under temporary names and published together when both are
+    # whole: an export stopped halfway never leaves new runs beside old metrics.
+    with (
+        new_text_file(folder / "runs.csv", mode=mode, replace=replace) as runs_file,
+        new_text_file(folder / "metrics.csv", mode=mode, replace=replace) as metrics_file,
+    ):
+        writer = csv.DictWriter(runs_file, fieldnames=columns, restval="", extrasaction="ignore")
         writer.writeheader()
         for run in exported_runs(selection, "writing runs.csv"):
             data = run.to_dict()
@@ -288,11 +294,9 @@ def write_csv(
             row.update({f"metric.{k}": v for k, v in run.metrics.items()})
             writer.writerow(row)
             count += 1
-    with new_text_file(folder / "metrics.csv", mode=mode, replace=replace) as handle:
-        rows = csv.writer(handle)
-        rows.writerow(["run_id", "metric", "step", "value", "timestamp"])
+        csv.writer(metrics_file).writerow(["run_id", "metric", "step", "value", "timestamp"])
         for run_id, histories in exported_histories(selection, "writing metrics.csv"):
-            handle.writelines(
+            metrics_file.writelines(
                 metric_values_csv(run_id, history.name, history.values) for history in histories
             )
     return count

@@ -40,14 +40,28 @@ def escaped_text(data: bytes) -> str:
     return data.decode("utf-8", "surrogateescape")
 
 
+# The SQL function behind the search language's ILIKE, on every connection: made once when
+# the connection opens, since SQLite refuses to make it while a statement is under way.
+CASEFOLD_FUNCTION = "sapdi_casefold"
+
+
 def _connect(target: str, *, uri: bool = False) -> sqlite3.Connection:
-    return sqlite3.connect(
+    connection = sqlite3.connect(
         target,
         uri=uri,
         timeout=BUSY_TIMEOUT_SECONDS,
         isolation_level=None,
         check_same_thread=False,
     )
+    connection.create_function(CASEFOLD_FUNCTION, 1, _casefold, deterministic=True)
+    return connection
+
+
+def _casefold(value: object) -> str | None:
+    """Text (given as its bytes) in the case ILIKE compares: bytes that are not UTF-8, in
+    a file edited by another tool, read as U+FFFD as readers show them. SQLite's driver
+    would refuse to hand such text to a Python function at all."""
+    return value.decode("utf-8", "replace").casefold() if isinstance(value, bytes) else None
 
 
 def _connected(

@@ -69,8 +69,11 @@ class ReadOnlyStore(RunQueries):
                 else None
             )
             # A file of a release before the stored counts (read, never migrated, here)
-            # is counted the long way.
-            (values,) = counted or connection.execute("SELECT COUNT(*) FROM metrics").fetchone()
+            # is counted the long way, and so is a count another tool made other than a
+            # whole number.
+            if counted is None or type(counted[0]) is not int or counted[0] < 0:
+                counted = connection.execute("SELECT COUNT(*) FROM metrics").fetchone()
+            (values,) = counted
         return {
             "scenarios": int(scenarios),
             "collections": int(collections),
@@ -82,6 +85,13 @@ class ReadOnlyStore(RunQueries):
     def _has_table(connection: sqlite3.Connection, name: str) -> bool:
         row = connection.execute(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+        ).fetchone()
+        return row is not None
+
+    @staticmethod
+    def _has_index(connection: sqlite3.Connection, name: str) -> bool:
+        row = connection.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?", (name,)
         ).fetchone()
         return row is not None
 
@@ -120,8 +130,11 @@ class ReadOnlyStore(RunQueries):
             (selected,) = connection.execute(
                 f"SELECT COUNT(*) FROM runs WHERE {where}", arguments
             ).fetchone()
+            indexed = self._has_index(connection, "idx_parameters_name")
             for kind, table in _NAME_TABLES:
-                if selected <= _FEW_RUNS:
+                # Stepping through names needs the index of migration 0005: a file of an
+                # earlier release, read where it is, has its rows read instead.
+                if selected <= _FEW_RUNS or not indexed:
                     query = (
                         f"SELECT DISTINCT name FROM {table} "
                         f"WHERE run_key IN (SELECT key FROM runs WHERE {where}) ORDER BY name"

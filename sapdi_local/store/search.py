@@ -32,9 +32,7 @@ from ..search_language import (
 from .queries import RunQueries
 from .search_sql import (
     _DEFAULT_SUFFIX,
-    CASEFOLD_FUNCTION,
     _bound,
-    _casefold,
     _Compiler,
     _joined,
     _keys,
@@ -180,8 +178,6 @@ def compiled_search(
         # ambiguous beside the joined tables' columns.
         selected, arguments = _run_conditions(base_selection)
         source = _Sql(f"(SELECT * FROM runs WHERE {selected}) AS runs", tuple(arguments))
-    if compiler.folds:
-        connection.create_function(CASEFOLD_FUNCTION, 1, _casefold, deterministic=True)
     return CompiledSearch(compiler, source, where, terms, counted_joins)
 
 

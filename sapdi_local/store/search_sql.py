@@ -33,6 +33,7 @@ from ..search_language import (
     Value,
     parse_order_by,
 )
+from .opening import CASEFOLD_FUNCTION
 
 
 class _Sql(NamedTuple):
@@ -144,7 +145,6 @@ def _label_field(value: _Sql) -> _Field:
 
 # '%' and '_' become GLOB's '*' and '?'; GLOB's own wildcards are matched as themselves.
 _GLOB = str.maketrans({"%": "*", "_": "?", "*": "[*]", "?": "[?]", "[": "[[]"})
-CASEFOLD_FUNCTION = "sapdi_casefold"
 
 
 def _glob(pattern: str) -> str:
@@ -152,10 +152,6 @@ def _glob(pattern: str) -> str:
     while "%%" in pattern:  # the same pattern, with less for GLOB to try
         pattern = pattern.replace("%%", "%")
     return pattern.translate(_GLOB)
-
-
-def _casefold(value: object) -> str | None:
-    return value.casefold() if isinstance(value, str) else None
 
 
 class _Compiler:
@@ -169,7 +165,6 @@ class _Compiler:
         self.joins: list[_Sql] = []
         self.join_of: dict[Key, int] = {}  # a key's join, by its place in joins
         self.first_key_terms = 0  # how many ORDER BY terms the first order key has
-        self.folds = False  # whether ILIKE needs the casefold function
 
     def fields(self, key: Key) -> list[_Field]:
         """The fields of a key: one, or for ``collection`` its name and its display name."""
@@ -299,8 +294,13 @@ class _Compiler:
         if operator in ("LIKE", "ILIKE"):
             pattern = str(values[0])
             if operator == "ILIKE":
-                self.folds = True
-                target = _sql(f"{CASEFOLD_FUNCTION}(", target, ")")
+                target = _sql(
+                    "(CASE WHEN typeof(",
+                    target,
+                    f") = 'text' THEN {CASEFOLD_FUNCTION}(CAST(",
+                    target,
+                    " AS BLOB)) END)",
+                )
                 pattern = pattern.casefold()
             return _sql("IFNULL(", target, " GLOB ", _bound(_glob(pattern)), ", 0)")
         return _sql("IFNULL(", target, f" {_OPERATORS[operator]} ", _bound(values[0]), ", 0)")

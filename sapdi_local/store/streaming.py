@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from itertools import groupby
 from operator import itemgetter
 from typing import Any, NamedTuple
@@ -110,7 +110,7 @@ class RunStream:
             while rows := cursor.fetchmany(self._batch_size):
                 yield rows
         finally:
-            cursor.close()
+            _close_quietly(cursor)
 
     def record_batches(self) -> Iterator[list[RunRecord]]:
         """The selected runs in order, a batch at a time, each with its parameters, tags,
@@ -127,7 +127,7 @@ class RunStream:
                 RunQueries._attach_details(self._connection, records)
                 yield list(records.values())
         finally:
-            cursor.close()
+            _close_quietly(cursor)
 
     def ids(self) -> Iterator[Any]:
         """The stored ids of the selected runs, in order."""
@@ -194,3 +194,11 @@ def streamed_runs(
         search = compiled_search(connection, tree, order, base_selection, now)
         tables, where, terms = search.tables(), search.where, search.terms
         yield RunStream(connection, tables, where, terms, limit, offset, batch_size)
+
+
+def _close_quietly(cursor: sqlite3.Cursor) -> None:
+    """Close a cursor a generator read from. A generator stopped by Ctrl-C may be closed
+    after the connection it read from (the read transaction ended first): its cursor is
+    closed with it, and closing it again would print a traceback on the way out."""
+    with suppress(sqlite3.ProgrammingError):
+        cursor.close()
