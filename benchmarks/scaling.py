@@ -845,8 +845,7 @@ def caption(results: dict[str, Any]) -> str:
         "at 100,000 runs, one of each export: the samples are in "
         "benchmarks/published/scaling.json). Growth per 10×: the figure over the one at a "
         "tenth of the runs, for each step. ✓/✗: the target (in benchmarks/scaling.py) at "
-        "the largest size. "
-        + (line + "." if line else "")
+        "the largest size. " + (line + "." if line else "")
     ).rstrip()
 
 

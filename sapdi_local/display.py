@@ -36,8 +36,7 @@ HTML_STYLE = "border-collapse:collapse;font-size:12px"
 # directional marks, line and paragraph separators, bidi embeddings, overrides and isolates,
 # the byte-order mark and the tag characters.
 _NOT_SHOWN = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff"
-    "\U000e0000-\U000e007f]"
+    "[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\U000e0000-\U000e007f]"
 )
 _ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 

@@ -182,13 +182,10 @@ def decode_label(key: str, text: object) -> object:
     import json  # imported when first needed: keeps "import tracking" light
 
     if not isinstance(text, str):
-        raise InvalidValueError(
-            f"label {key!r} is stored as {type(text).__name__}, not JSON text"
-        )
+        raise InvalidValueError(f"label {key!r} is stored as {type(text).__name__}, not JSON text")
     if len(text) > MAX_LABEL_JSON_LENGTH:
         raise InvalidValueError(
-            f"label {key!r} is {len(text)} characters as JSON; the limit is "
-            f"{MAX_LABEL_JSON_LENGTH}"
+            f"label {key!r} is {len(text)} characters as JSON; the limit is {MAX_LABEL_JSON_LENGTH}"
         )
     if json_text_depth(text) > MAX_LABEL_DEPTH:
         raise InvalidValueError(

@@ -613,8 +613,8 @@ def big_file(path: Path) -> None:
     connection.execute("BEGIN")
     apply_migrations(connection)
     connection.executemany(
-        "INSERT INTO runs (key, id, name, collection, collection_is_default, scenario, status, start_time) "
-        "VALUES (?, ?, ?, 'c', 0, 's', 'FINISHED', ?)",
+        "INSERT INTO runs (key, id, name, collection, collection_is_default, scenario, status, "
+        "start_time) VALUES (?, ?, ?, 'c', 0, 's', 'FINISHED', ?)",
         [(k, f"id{k}", f"r{k}", 1.7e9 + k) for k in range(1, 20001)],
     )
     connection.executemany(
@@ -622,7 +622,8 @@ def big_file(path: Path) -> None:
         [(k, s, float(s)) for k in range(1, 20001) for s in range(1, 41)],
     )
     connection.executemany(
-        "INSERT INTO latest_metrics (run_key, name, seq, timestamp, value) VALUES (?, 'm', 40, 0, 40)",
+        "INSERT INTO latest_metrics (run_key, name, seq, timestamp, value) "
+        "VALUES (?, 'm', 40, 0, 40)",
         [(k,) for k in range(1, 20001)],
     )
     connection.execute("UPDATE stored_counts SET value = 800000")

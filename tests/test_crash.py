@@ -39,9 +39,7 @@ class Child:
     """A child interpreter whose stdout lines can be awaited with a timeout. Only whole
     lines count: a line cut short by a kill, with no newline, is no report."""
 
-    def __init__(
-        self, code: str, *args: object, db: Path, unbuffered: bool | None = None
-    ) -> None:
+    def __init__(self, code: str, *args: object, db: Path, unbuffered: bool | None = None) -> None:
         env = {k: v for k, v in os.environ.items() if k not in CONTEXT_VARIABLES}
         env["SAPDI_LOCAL_DB"] = str(db)
         env["SAPDI_SCENARIO"] = "crash"

@@ -116,9 +116,7 @@ def test_delete_keeps_a_run_whose_process_is_running_unless_told(tmp_path: Path)
         assert run_names(db) == ["training"]
         as_json = invoke("delete", "--scenario", "s", "--yes", "--json", "--db", str(db))
         assert json.loads(as_json.stdout)["kept_running"] == [live.active_run.id]
-        forced = invoke(
-            "delete", "--scenario", "s", "--yes", "--include-running", "--db", str(db)
-        )
+        forced = invoke("delete", "--scenario", "s", "--yes", "--include-running", "--db", str(db))
         assert "deleted 1 run" in forced.stdout
         assert run_names(db) == []
     finally:

@@ -194,9 +194,9 @@ def test_an_item_run_sends_its_value_to_that_run(sdk: MLTrackingSDK, db_path: Pa
     assert stored(db_path, ended.id)["metrics"] == [("loss", 0.4, 0), ("loss", 0.3, 9)]
     assert stored(db_path, other.id)["metrics"] == [("acc", 0.9, 0)]
     with read_only(db_path) as connection:
-        assert connection.execute(
-            "SELECT timestamp FROM metrics WHERE step = 9"
-        ).fetchall() == [(1.7e9,)]
+        assert connection.execute("SELECT timestamp FROM metrics WHERE step = 9").fetchall() == [
+            (1.7e9,)
+        ]
     tracking.end_run()
     assert stored(db_path, active.id)["metrics"] == [
         ("acc", 1.0, 0),

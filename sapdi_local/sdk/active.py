@@ -30,7 +30,6 @@ if TYPE_CHECKING:
     from types import TracebackType
 
 
-
 from .base import SdkBase
 
 
