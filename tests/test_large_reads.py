@@ -26,7 +26,12 @@ from sapdi_local.store import search as search_module
 from sapdi_local.store.schema import MIGRATIONS, SCHEMA_VERSION, apply_migrations
 
 FIXTURES = Path(__file__).parent / "fixtures"
-CONTEXT: dict[str, Any] = {"scenario": "s", "pipeline": "train.py", "execution": "e1"}
+CONTEXT: dict[str, Any] = {
+    "scenario": "s",
+    "scenario_version": "v7",
+    "pipeline": "train.py",
+    "execution": "e1",
+}
 
 
 def make_runs(path: Path) -> list[str]:
@@ -274,3 +279,34 @@ def test_text_is_decoded_in_c_until_a_file_holds_text_that_is_not_utf8(
     assert "f\ufffdo" in names and store.decoding_leniently is True
     _, page = search_run_records(ReadOnlyStore(store.path), "name LIKE 'f%'", [], 10)
     assert [record.row["name"] for record in page] == ["f\ufffdo"]
+
+
+def test_a_stored_run_becomes_a_run_field_by_field(store: ReadOnlyStore) -> None:
+    """runs_from_records builds Runs by position, fast: each field lands where it belongs."""
+    from sapdi_local.model import utc_from_seconds
+    from sapdi_local.records import runs_from_records
+
+    records = store.select_runs(RunFilter())
+    for record, run in zip(records, runs_from_records(records), strict=True):
+        row = record.row
+        start, end = utc_from_seconds(row["start_time"]), utc_from_seconds(row["end_time"])
+        assert start is not None and end is not None
+        assert run._asdict() == {
+            "id": row["id"],
+            "name": row["name"],
+            "collection": row["collection"],
+            "collection_is_default": bool(row["collection_is_default"]),
+            "scenario": row["scenario"],
+            "scenario_version": row["scenario_version"],
+            "notebook": row["notebook"],
+            "pipeline": row["pipeline"],
+            "execution": row["execution"],
+            "status": row["status"],
+            "start_time": start,
+            "end_time": end,
+            "parameters": {**record.parameters, "start": start.isoformat(), "end": end.isoformat()},
+            "tags": {**record.tags, "runName": row["name"]},
+            "labels": {},
+            "metrics": record.metrics,
+            "unreadable": (),
+        }

@@ -379,26 +379,8 @@ def _run_from_stored(stored: StoredRun, *, warn: bool) -> Run:
     return run
 
 
+# Builds a Run from its fields in Run's order (tests/test_large_reads.py checks each).
 _new_run = partial(tuple.__new__, Run)
-assert Run._fields == (
-    "id",
-    "name",
-    "collection",
-    "collection_is_default",
-    "scenario",
-    "scenario_version",
-    "notebook",
-    "pipeline",
-    "execution",
-    "status",
-    "start_time",
-    "end_time",
-    "parameters",
-    "tags",
-    "labels",
-    "metrics",
-    "unreadable",
-), "_run_from_stored builds a Run by position: keep its order in step with Run's fields"
 
 
 def warn_unreadable(run_id: str, name: str | None, unreadable: Iterable[Unreadable]) -> None:
