@@ -23,7 +23,10 @@ SHARED_MODE = 0o644  # --shared: everyone may read it
 
 
 def temporary_beside(target: Path) -> Path:
-    """A new, empty, private file in ``target``'s folder, to be filled and then published."""
+    """A new, empty, private file in ``target``'s folder, to be filled and then published.
+    Partial files an earlier export to the same name left behind when it was killed (its
+    process gone) are removed first."""
+    _remove_left_partials(target)
     for attempt in range(100):
         candidate = target.with_name(f".{target.name}.{os.getpid()}-{attempt}.partial")
         try:
@@ -40,6 +43,38 @@ def temporary_beside(target: Path) -> Path:
         os.close(descriptor)
         return candidate
     raise StorageError(f"cannot make a temporary file beside {target}; clean up {target.parent}")
+
+
+def _remove_left_partials(target: Path) -> None:
+    """Remove ``.NAME.PID-N.partial`` files beside ``target`` whose process is gone (killed
+    with SIGKILL, which no cleanup survives). Only this user's regular files are removed,
+    never a link; one whose process still runs (another export under way) is left."""
+    prefix = f".{target.name}."
+    try:
+        entries = list(os.scandir(target.parent))
+    except OSError:
+        return  # an unreadable folder: the export says so when it writes
+    for entry in entries:
+        if not (entry.name.startswith(prefix) and entry.name.endswith(".partial")):
+            continue
+        pid_text = entry.name[len(prefix) : -len(".partial")].partition("-")[0]
+        if not pid_text.isdigit() or int(pid_text) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid_text), 0)
+            continue  # its process still runs
+        except ProcessLookupError:
+            pass
+        except OSError:
+            continue  # a process of another user: not ours to judge
+        try:
+            if (
+                entry.is_file(follow_symlinks=False)
+                and entry.stat(follow_symlinks=False).st_uid == os.getuid()
+            ):
+                os.unlink(entry.path)
+        except OSError:
+            pass  # gone meanwhile, or not ours to remove
 
 
 def refuse_existing(target: Path, *, replace: bool) -> None:

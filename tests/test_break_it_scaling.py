@@ -691,3 +691,28 @@ def test_sigterm_during_an_export_leaves_no_partial_file(tmp_path: Path) -> None
     out.mkdir()
     interrupted_export(db, out / "out.json", "json", signal.SIGTERM)
     assert os.listdir(out) == []
+
+
+def test_partial_files_of_a_killed_export_are_removed_by_the_next_one(tmp_path: Path) -> None:
+    from sapdi_local.files import new_text_file
+
+    # A process that held a partial file and was killed: its pid is gone.
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait(timeout=60)
+    target = tmp_path / "out.json"
+    left = tmp_path / f".out.json.{gone.pid}-0.partial"
+    left.write_text("half an export")
+    # One of a process that still runs (another export under way) stays, and so do a
+    # link and the partial files of other names.
+    running = tmp_path / f".out.json.{os.getppid()}-0.partial"
+    running.write_text("under way")
+    other = tmp_path / f".other.json.{gone.pid}-0.partial"
+    other.write_text("another name")
+    link = tmp_path / f".out.json.{gone.pid}-1.partial"
+    link.symlink_to(other)
+    with new_text_file(target) as handle:
+        handle.write("{}")
+    assert target.read_text() == "{}"
+    assert not left.exists()
+    assert running.read_text() == "under way" and other.read_text() == "another name"
+    assert link.is_symlink()
