@@ -20,7 +20,12 @@ from ..files import (
     refuse_existing,
 )
 from ..model import MetricHistory, Run
-from ..records import histories_from_rows, name_problem, run_from_record, runs_from_records
+from ..records import (
+    histories_from_rows,
+    readable_names,
+    run_from_record,
+    runs_from_records,
+)
 from ..search_language import Expression
 from ..selectors import option_names, options_expression
 from ..store import ReadOnlyStore, RunFilter, Store, merge_from, search_run_records
@@ -217,16 +222,6 @@ RUN_COLUMNS = (
 # runs.csv has them as columns of their own.
 SYSTEM_PARAMETERS = ("start", "end")
 SYSTEM_TAGS = ("runName",)
-
-
-def readable_names(names: Sequence[object], left_out: Sequence[str] = ()) -> list[str]:
-    """The names a run read through the API can show: text the SDK would have written,
-    except ``left_out``; a name that cannot be read is left out of runs too."""
-    return [
-        name
-        for name in names
-        if isinstance(name, str) and name_problem(name) is None and name not in left_out
-    ]
 
 
 def csv_columns(selection: RunStream) -> list[str]:

@@ -114,6 +114,17 @@ def name_problem(value: object) -> str | None:
     return f"{len(value):,} characters long; names have at most {MAX_NAME_LENGTH}"
 
 
+def readable_names(names: Sequence[object], left_out: Sequence[str] = ()) -> list[str]:
+    """The names, of parameters, tags or metrics, that a run read through the API can show:
+    text the SDK would have written, except ``left_out`` (a name that cannot be read is left
+    out of the runs too, each run naming it in its ``unreadable``)."""
+    return [
+        name
+        for name in names
+        if isinstance(name, str) and name_problem(name) is None and name not in left_out
+    ]
+
+
 def number_problem(value: object) -> str | None:
     """Why a stored metric value is not one sapdi-local writes; None if it is."""
     if isinstance(value, (float, int)) and not isinstance(value, bool):

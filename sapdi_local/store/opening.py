@@ -61,7 +61,7 @@ def _casefold(value: object) -> str | None:
     """Text (given as its bytes) in the case ILIKE compares: bytes that are not UTF-8, in
     a file edited by another tool, read as U+FFFD as readers show them. SQLite's driver
     would refuse to hand such text to a Python function at all."""
-    return value.decode("utf-8", "replace").casefold() if isinstance(value, bytes) else None
+    return lenient_text(value).casefold() if isinstance(value, bytes) else None
 
 
 def _connected(

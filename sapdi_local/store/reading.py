@@ -65,7 +65,7 @@ class ReadOnlyStore(RunQueries):
                 connection.execute(
                     "SELECT value FROM stored_counts WHERE name = ?", (METRIC_VALUES,)
                 ).fetchone()
-                if self._has_table(connection, "stored_counts")
+                if self._holds(connection, "table", "stored_counts")
                 else None
             )
             # A file of a release before the stored counts (read, never migrated, here)
@@ -82,16 +82,11 @@ class ReadOnlyStore(RunQueries):
         }
 
     @staticmethod
-    def _has_table(connection: sqlite3.Connection, name: str) -> bool:
+    def _holds(connection: sqlite3.Connection, kind: str, name: str) -> bool:
+        """Whether the file holds the table or index ``name`` (``kind``): a file of an earlier
+        release, read without migrating, lacks those of later migrations."""
         row = connection.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
-        ).fetchone()
-        return row is not None
-
-    @staticmethod
-    def _has_index(connection: sqlite3.Connection, name: str) -> bool:
-        row = connection.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?", (name,)
+            "SELECT 1 FROM sqlite_master WHERE type = ? AND name = ?", (kind, name)
         ).fetchone()
         return row is not None
 
@@ -130,7 +125,7 @@ class ReadOnlyStore(RunQueries):
             (selected,) = connection.execute(
                 f"SELECT COUNT(*) FROM runs WHERE {where}", arguments
             ).fetchone()
-            indexed = self._has_index(connection, "idx_parameters_name")
+            indexed = self._holds(connection, "index", "idx_parameters_name")
             for kind, table in _NAME_TABLES:
                 # Stepping through names needs the index of migration 0005: a file of an
                 # earlier release, read where it is, has its rows read instead.

@@ -1,5 +1,5 @@
 """Searching runs with the search language: a tree from ``sapdi_local.search_language``
-compiled to ONE SQL query (``search_sql.py``), and run, its page and order applied in SQL.
+compiled to SQL (``search_sql.py``) and run, its count, page and order in SQL.
 
 A page reads only what it shows where an index serves its order: selecting by scenario or
 collection adds the plain column comparisons that an index can walk (``_index_hints``),

@@ -27,6 +27,7 @@ from ..records import (
     read_metric_stats,
     read_record,
     read_records,
+    readable_names,
 )
 from ..search_language import (
     ATTRIBUTE,
@@ -62,7 +63,7 @@ from .query import (
     _tag_pairs,
 )
 from .query import ApiError as ApiError  # the server answers with it
-from .summaries import _iso, readable_names, run_json, run_summary
+from .summaries import _iso, run_json, run_summary
 
 # Parameters and tags the SDK adds to every run: lists show them as columns of their own.
 SYSTEM_PARAMETERS = ("start", "end")

@@ -4,18 +4,12 @@ a whole run (``run_json``), times as ISO 8601 text, and the column names that ca
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
 from ..model import Run
-from ..records import StoredRun, name_problem, run_from_record, shown_status
+from ..records import StoredRun, run_from_record, shown_status
 from ..store import RunRecord
-
-
-def readable_names(names: Sequence[object]) -> list[str]:
-    """The names of columns that can be read (a run's own entry names it if one cannot)."""
-    return [name for name in names if isinstance(name, str) and name_problem(name) is None]
 
 
 def run_summary(stored: StoredRun) -> dict[str, Any]:
