@@ -23,13 +23,13 @@ from hypothesis import strategies as st
 
 from sapdi_local import MLTrackingSDK
 from sapdi_local.cli import main
-from sapdi_local.cli.tables import duration_seconds
-from sapdi_local.files import (
+from sapdi_local.cli.formats import (
     json_array_text,
     json_scalar,
     metric_history_json,
     metric_values_csv,
 )
+from sapdi_local.cli.tables import duration_seconds
 from sapdi_local.records import histories_from_rows, run_from_record
 from sapdi_local.store import ReadOnlyStore, RunFilter, search_run_records
 from sapdi_local.store.streaming import RunStream, streamed_runs

@@ -15,7 +15,6 @@ from typing import Any
 
 import click
 
-from ..files import json_array_text
 from ..model import STATUSES, Run, iso_time, utc_from_seconds
 from ..records import (
     read_collections,
@@ -39,6 +38,7 @@ from .common import (
     print_json,
     reader,
 )
+from .formats import json_array_text
 from .tables import (
     collection_label,
     duration,

@@ -10,15 +10,7 @@ from typing import Any
 
 import click
 
-from ..files import (
-    PRIVATE_MODE,
-    SHARED_MODE,
-    json_array_text,
-    metric_history_json,
-    metric_values_csv,
-    new_text_file,
-    refuse_existing,
-)
+from ..files import PRIVATE_MODE, SHARED_MODE, new_text_file, refuse_existing
 from ..model import MetricHistory, Run
 from ..records import (
     histories_from_rows,
@@ -40,6 +32,7 @@ from .common import (
     reader,
     resolve_run,
 )
+from .formats import json_array_text, metric_history_json, metric_values_csv
 from .tables import (
     plural,
 )
