@@ -6,8 +6,10 @@ an existing file unless the user said to replace it, and never through a symboli
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
+import re
+import socket
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TextIO
 
@@ -18,12 +20,13 @@ SHARED_MODE = 0o644  # --shared: everyone may read it
 
 
 def temporary_beside(target: Path) -> Path:
-    """A new, empty, private file in ``target``'s folder, to be filled and then published.
-    Partial files an earlier export to the same name left behind when it was killed (its
-    process gone) are removed first."""
+    """A new, empty, private file in ``target``'s folder, to be filled and then published:
+    ``.NAME.HOST.PID-N.partial``. Partial files an earlier export to the same name left on
+    this machine when it was killed (its process gone) are removed first."""
     _remove_left_partials(target)
+    host = _host()
     for attempt in range(100):
-        candidate = target.with_name(f".{target.name}.{os.getpid()}-{attempt}.partial")
+        candidate = target.with_name(f".{target.name}.{host}.{os.getpid()}-{attempt}.partial")
         try:
             descriptor = os.open(
                 candidate, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW, PRIVATE_MODE
@@ -40,28 +43,39 @@ def temporary_beside(target: Path) -> Path:
     raise StorageError(f"cannot make a temporary file beside {target}; clean up {target.parent}")
 
 
+def _host() -> str:
+    """This machine's name as a partial file's name holds it: a process id means nothing
+    on another machine sharing the folder."""
+    return re.sub(r"[^A-Za-z0-9_-]", "_", socket.gethostname())[:64] or "host"
+
+
+# A partial file's name after ".NAME.": the host, the process id and the attempt, then the
+# ending of the partial itself or of what SQLite made beside it (a database export's copy).
+_PARTIAL = re.compile(
+    r"(?P<host>[A-Za-z0-9_-]+)\.(?P<pid>[0-9]{1,9})-[0-9]{1,3}\.partial(?:-journal|-wal|-shm)?"
+)
+
+
 def _remove_left_partials(target: Path) -> None:
-    """Remove ``.NAME.PID-N.partial`` files beside ``target`` whose process is gone (killed
-    with SIGKILL, which no cleanup survives). Only this user's regular files are removed,
-    never a link; one whose process still runs (another export under way) is left."""
+    """Remove partial files (and SQLite's journals of them) that an export to ``target``
+    left on this machine when it was killed with SIGKILL, which no cleanup survives: only
+    names of exactly that form, this user's regular files, never a link, and only when
+    their process is gone; one of another machine or of a running export is left."""
     prefix = f".{target.name}."
     try:
         entries = list(os.scandir(target.parent))
     except OSError:
         return  # an unreadable folder: the export says so when it writes
+    host = _host()
     for entry in entries:
-        if not (entry.name.startswith(prefix) and entry.name.endswith(".partial")):
+        if not entry.name.startswith(prefix):
             continue
-        pid_text = entry.name[len(prefix) : -len(".partial")].partition("-")[0]
-        if not pid_text.isdigit() or int(pid_text) == os.getpid():
+        match = _PARTIAL.fullmatch(entry.name[len(prefix) :])
+        if match is None or match["host"] != host:
             continue
-        try:
-            os.kill(int(pid_text), 0)
-            continue  # its process still runs
-        except ProcessLookupError:
-            pass
-        except OSError:
-            continue  # a process of another user: not ours to judge
+        pid = int(match["pid"])
+        if pid in (0, os.getpid()) or _process_runs(pid):
+            continue
         try:
             if (
                 entry.is_file(follow_symlinks=False)
@@ -70,6 +84,18 @@ def _remove_left_partials(target: Path) -> None:
                 os.unlink(entry.path)
         except OSError:
             pass  # gone meanwhile, or not ours to remove
+
+
+def _process_runs(pid: int) -> bool:
+    """Whether process ``pid`` runs, as far as this user can tell: one of another user
+    counts as running (not ours to judge)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
 
 
 def refuse_existing(target: Path, *, replace: bool) -> None:
@@ -143,12 +169,43 @@ def new_text_file(
     >>> Path("runs.json").read_text()
     '{}'
     """
-    refuse_existing(target, replace=replace)
-    temporary = temporary_beside(target)
+    with new_text_files([target], mode=mode, replace=replace) as (handle,):
+        yield handle
+
+
+@contextmanager
+def new_text_files(
+    targets: Sequence[Path], *, mode: int = PRIVATE_MODE, replace: bool = False
+) -> Iterator[list[TextIO]]:
+    """Write several files that belong together (an export's runs.csv and metrics.csv) as
+    text, each through a temporary file; when the block ends, all are published or none
+    is: a target that may not be written is found before any is published, and one that
+    fails while publishing takes back those published before it (unless they replaced a
+    file, which is then the new one)."""
+    for target in targets:
+        refuse_existing(target, replace=replace)
+    temporaries: list[Path] = []
     try:
-        with temporary.open("w", encoding="utf-8", newline="") as handle:
-            yield handle
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    publish(temporary, target, mode=mode, replace=replace)
+        with ExitStack() as files:
+            handles: list[TextIO] = []
+            for target in targets:
+                temporaries.append(temporary_beside(target))
+                handles.append(
+                    files.enter_context(temporaries[-1].open("w", encoding="utf-8", newline=""))
+                )
+            yield handles
+        for target in targets:
+            refuse_existing(target, replace=replace)
+        published: list[Path] = []
+        try:
+            for temporary, target in zip(temporaries, targets, strict=True):
+                publish(temporary, target, mode=mode, replace=replace)
+                published.append(target)
+        except BaseException:
+            if not replace:
+                for target in published:
+                    target.unlink(missing_ok=True)
+            raise
+    finally:
+        for temporary in temporaries:
+            temporary.unlink(missing_ok=True)

@@ -694,25 +694,83 @@ def test_sigterm_during_an_export_leaves_no_partial_file(tmp_path: Path) -> None
 
 
 def test_partial_files_of_a_killed_export_are_removed_by_the_next_one(tmp_path: Path) -> None:
-    from sapdi_local.files import new_text_file
+    from sapdi_local.files import _host, new_text_file
 
+    host = _host()
     # A process that held a partial file and was killed: its pid is gone.
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait(timeout=60)
     target = tmp_path / "out.json"
-    left = tmp_path / f".out.json.{gone.pid}-0.partial"
+    left = tmp_path / f".out.json.{host}.{gone.pid}-0.partial"
     left.write_text("half an export")
-    # One of a process that still runs (another export under way) stays, and so do a
-    # link and the partial files of other names.
-    running = tmp_path / f".out.json.{os.getppid()}-0.partial"
-    running.write_text("under way")
-    other = tmp_path / f".other.json.{gone.pid}-0.partial"
-    other.write_text("another name")
-    link = tmp_path / f".out.json.{gone.pid}-1.partial"
-    link.symlink_to(other)
+    journal = tmp_path / f".out.json.{host}.{gone.pid}-0.partial-journal"
+    journal.write_text("SQLite's journal of a killed database export")
+    kept = {
+        # a process that still runs (another export under way)
+        tmp_path / f".out.json.{host}.{os.getppid()}-0.partial": "under way",
+        # another machine's, sharing the folder: its process ids mean nothing here
+        tmp_path / f".out.json.elsewhere.{gone.pid}-0.partial": "another machine",
+        # another name's partial, and a longer name that only starts like this one's
+        tmp_path / f".other.json.{host}.{gone.pid}-0.partial": "another name",
+        tmp_path / f".out.json.2024-06.json.{host}.{os.getppid()}-0.partial": "a longer name",
+        # names of the form's shape that are not one: digits that are not ASCII, too many
+        tmp_path / f".out.json.{host}.\u00b2-0.partial": "superscript",
+        tmp_path / f".out.json.{host}.99999999999999999999-0.partial": "too large",
+    }
+    for path, text in kept.items():
+        path.write_text(text)
+    link = tmp_path / f".out.json.{host}.{gone.pid}-1.partial"
+    link.symlink_to(tmp_path / f".other.json.{host}.{gone.pid}-0.partial")
     with new_text_file(target) as handle:
         handle.write("{}")
     assert target.read_text() == "{}"
-    assert not left.exists()
-    assert running.read_text() == "under way" and other.read_text() == "another name"
+    assert not left.exists() and not journal.exists()
+    assert {path: path.read_text() for path in kept} == kept
     assert link.is_symlink()
+
+
+def test_a_refused_csv_export_publishes_neither_file(small_file: Path, tmp_path: Path) -> None:
+    """runs.csv made by someone else while metrics.csv was written: neither is published."""
+    from sapdi_local.files import new_text_files
+
+    out = tmp_path / "out"
+    out.mkdir()
+    targets = [out / "runs.csv", out / "metrics.csv"]
+    with (
+        pytest.raises(StorageError, match="runs.csv already exists"),
+        new_text_files(targets) as (runs, metrics),
+    ):
+        runs.write("new runs")
+        metrics.write("new metrics")
+        (out / "runs.csv").write_text("someone else's")
+    assert sorted(path.name for path in out.iterdir()) == ["runs.csv"]
+    assert (out / "runs.csv").read_text() == "someone else's"
+
+
+def test_an_export_keeps_a_sigterm_handler_or_ignored_sigterm_of_its_process(
+    small_file: Path, tmp_path: Path
+) -> None:
+    """In a program that handles SIGTERM (the SDK ends its run TERMINATED) or ignores it,
+    an export run in the same process leaves that as it is."""
+    script = textwrap.dedent(
+        """
+        import signal
+        from sapdi_local.cli import main
+        from sapdi_local.cli.common import exits_on_sigterm
+        def mine(signum, frame):
+            pass
+        for handler in (mine, signal.SIG_IGN):
+            signal.signal(signal.SIGTERM, handler)
+            with exits_on_sigterm():
+                assert signal.getsignal(signal.SIGTERM) is handler
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        with exits_on_sigterm():
+            assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+        print("ok")
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr

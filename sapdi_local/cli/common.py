@@ -226,11 +226,16 @@ class FiniteNumber(click.types.FloatParamType):
 def exits_on_sigterm() -> Iterator[None]:
     """SIGTERM ends the command as Ctrl-C does, through the cleanups of the blocks it is
     in (an export's temporary files removed), rather than at once; exit code 143. Only
-    the main thread can set a signal handler: elsewhere the block runs as it is."""
+    where SIGTERM would kill the process outright: a handler the program set (the SDK's,
+    which ends its run TERMINATED) or SIGTERM ignored stays as it is, and only the main
+    thread can set a handler at all."""
     import signal
     import threading
 
-    if threading.current_thread() is not threading.main_thread():
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+    ):
         yield
         return
 

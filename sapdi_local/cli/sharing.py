@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from ..files import PRIVATE_MODE, SHARED_MODE, new_text_file, refuse_existing
+from ..files import PRIVATE_MODE, SHARED_MODE, new_text_file, new_text_files, refuse_existing
 from ..model import MetricHistory, Run
 from ..records import (
     histories_from_rows,
@@ -267,11 +267,9 @@ def write_csv(
     columns = csv_columns(selection)
     count = 0
     # Both files are written under temporary names and published together when both are
-    # whole: an export stopped halfway never leaves new runs beside old metrics.
-    with (
-        new_text_file(folder / "runs.csv", mode=mode, replace=replace) as runs_file,
-        new_text_file(folder / "metrics.csv", mode=mode, replace=replace) as metrics_file,
-    ):
+    # whole: an export stopped or refused halfway never leaves new runs beside old metrics.
+    targets = [folder / "runs.csv", folder / "metrics.csv"]
+    with new_text_files(targets, mode=mode, replace=replace) as (runs_file, metrics_file):
         writer = csv.DictWriter(runs_file, fieldnames=columns, restval="", extrasaction="ignore")
         writer.writeheader()
         for run in exported_runs(selection, "writing runs.csv"):
