@@ -35,7 +35,7 @@ from sapdi_local import MLTrackingSDK
 from sapdi_local.errors import StorageError
 from sapdi_local.store import ReadOnlyStore, RunFilter, search_run_records
 from sapdi_local.store import search as search_module
-from sapdi_local.store.schema import SCHEMA_VERSION, apply_migrations
+from sapdi_local.store.schema import SCHEMA_VERSION, apply_migrations, recount_runs
 
 # The folder holding the package these tests import, which child processes import too.
 PACKAGE_ROOT = Path(sapdi_local.__file__).resolve().parent.parent
@@ -111,6 +111,8 @@ def large_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
         connection.execute(
             "UPDATE runs SET start_time = (SELECT MIN(start_time) FROM runs) WHERE key % 13 = 0"
         )
+        # Runs so left were counted when the file was migrated to the kept run counts.
+        recount_runs(connection)
     connection.close()
     return path
 
@@ -627,6 +629,7 @@ def big_file(path: Path) -> None:
         [(k,) for k in range(1, 20001)],
     )
     connection.execute("UPDATE stored_counts SET value = 800000")
+    recount_runs(connection)
     connection.execute("COMMIT")
     connection.close()
 

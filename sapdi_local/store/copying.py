@@ -14,7 +14,14 @@ from ..files import publish, refuse_existing, temporary_beside
 from ..run_rules import check_run_content, shown
 from .imported import ImportedRun, import_runs
 from .opening import escaped_text
-from .schema import _RUN_COLUMNS, METRIC_VALUES, RUN_CHILD_TABLES, add_to_count
+from .schema import (
+    _RUN_COLUMNS,
+    METRIC_VALUES,
+    RUN_CHILD_TABLES,
+    add_to_count,
+    holds_run_counts,
+    recount_runs,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -94,6 +101,9 @@ def _keep_only(connection: sqlite3.Connection, run_ids: Sequence[str]) -> None:
         if table == "metrics" and counted:
             add_to_count(connection, METRIC_VALUES, -deleted)
     connection.execute("DELETE FROM runs WHERE id NOT IN (SELECT id FROM temp.kept)")
+    # Few runs are kept or many dropped: one count of those kept is the cheaper change.
+    if holds_run_counts(connection):
+        recount_runs(connection)
     connection.execute("COMMIT")
     connection.execute("VACUUM")
 

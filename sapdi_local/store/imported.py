@@ -7,7 +7,14 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..validation import HISTORY_WINDOW
-from .schema import _RUN_COLUMNS, METRIC_VALUES, RUN_CHILD_TABLES, add_to_count
+from .schema import (
+    _RUN_COLUMNS,
+    METRIC_VALUES,
+    RUN_CHILD_TABLES,
+    RUN_PAIR_COLUMNS,
+    add_to_count,
+    keep_run_counts,
+)
 from .writing import _collector_paused
 
 if TYPE_CHECKING:
@@ -76,7 +83,11 @@ def import_runs(
                         ).rowcount
                         if table == "metrics":
                             add_to_count(connection, METRIC_VALUES, -deleted)
+                    replaced_pair = connection.execute(
+                        f"SELECT {RUN_PAIR_COLUMNS} FROM runs WHERE key = ?", (row[0],)
+                    ).fetchone()
                     connection.execute("DELETE FROM runs WHERE key = ?", (row[0],))
+                    keep_run_counts(connection, removed=[replaced_pair])
                     _insert_imported(connection, run)
                     replaced.append(run_id)
                 else:
@@ -129,6 +140,8 @@ def _insert_imported(connection: sqlite3.Connection, run: ImportedRun) -> None:
         [run.row[column] for column in columns],
     )
     key = cursor.lastrowid
+    assert key is not None  # an INSERT into a rowid table sets it
+    keep_run_counts(connection, added=[key])
     for table, pairs in (
         ("parameters", run.parameters),
         ("tags", run.tags),

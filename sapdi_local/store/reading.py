@@ -11,7 +11,7 @@ from .copying import _export_copy
 from .database import FILE_MODE, decoded_read
 from .opening import open_read_only
 from .queries import RunQueries
-from .schema import METRIC_VALUES
+from .schema import METRIC_VALUES, holds_run_counts
 from .selection import RunFilter, _run_conditions
 
 if TYPE_CHECKING:
@@ -56,11 +56,19 @@ class ReadOnlyStore(RunQueries):
         """How many scenarios, collections, runs and stored metric values the file holds,
         each from an index or a kept count: no read of every value."""
         with self._reading() as connection:
-            # One walk of the index on (scenario, collection), which groups in its order.
-            scenarios, collections, runs = connection.execute(
-                "SELECT COUNT(DISTINCT scenario), COUNT(*), IFNULL(SUM(runs), 0) FROM ("
-                "SELECT scenario, COUNT(*) AS runs FROM runs GROUP BY scenario, collection)"
-            ).fetchone()
+            kept = _kept_run_counts(connection)
+            # Read from the kept counts: one row per (scenario, collection), no run read.
+            if kept:
+                scenarios, collections, runs = connection.execute(
+                    "SELECT COUNT(DISTINCT scenario), COUNT(*), TOTAL(runs) FROM run_counts "
+                    "WHERE runs > 0"
+                ).fetchone()
+            # Else one walk of the index on (scenario, collection), which groups in its order.
+            else:
+                scenarios, collections, runs = connection.execute(
+                    "SELECT COUNT(DISTINCT scenario), COUNT(*), IFNULL(SUM(runs), 0) FROM ("
+                    "SELECT scenario, COUNT(*) AS runs FROM runs GROUP BY scenario, collection)"
+                ).fetchone()
             counted = (
                 connection.execute(
                     "SELECT value FROM stored_counts WHERE name = ?", (METRIC_VALUES,)
@@ -92,10 +100,14 @@ class ReadOnlyStore(RunQueries):
 
     @decoded_read
     def collections(self) -> list[dict[str, Any]]:
-        """Each (scenario, collection) with its run count and its newest run's start."""
+        """Each (scenario, collection) with its run count and its newest run's start, from
+        the kept counts where the file holds them."""
         with self._reading() as connection:
             rows = connection.execute(
-                "SELECT scenario, collection, MAX(collection_is_default), COUNT(*), "
+                "SELECT scenario, collection, default_runs > 0, runs, last_start "
+                "FROM run_counts WHERE runs > 0 ORDER BY scenario, collection"
+                if _kept_run_counts(connection)
+                else "SELECT scenario, collection, MAX(collection_is_default), COUNT(*), "
                 "MAX(start_time) FROM runs GROUP BY scenario, collection "
                 "ORDER BY scenario, collection"
             ).fetchall()
@@ -214,6 +226,19 @@ class ReadOnlyStore(RunQueries):
         _export_copy(
             self, target, keep_runs=keep_runs, progress=progress, mode=mode, replace=replace
         )
+
+
+def _kept_run_counts(connection: sqlite3.Connection) -> bool:
+    """Whether the file's ``run_counts`` can be read in place of its runs: a file of a
+    release before them (read, never migrated, here) is counted the long way, and so is
+    one where another tool wrote counts other than whole numbers in range."""
+    if not holds_run_counts(connection):
+        return False
+    (forged,) = connection.execute(
+        "SELECT EXISTS (SELECT 1 FROM run_counts WHERE typeof(runs) <> 'integer' OR runs < 0 "
+        "OR typeof(default_runs) <> 'integer' OR default_runs < 0 OR default_runs > runs)"
+    ).fetchone()
+    return not forged
 
 
 # The tables whose names become columns, each with an index on name (migration 0005).

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from typing import TYPE_CHECKING
+from collections import Counter
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from ..errors import SchemaVersionError, StorageError
 
@@ -21,6 +23,13 @@ MIGRATION_SET = "sapdi-local"
 # unless its migration records show an older release of ours wrote it.
 APPLICATION_ID = 0x53415044
 
+
+# Fills an empty ``run_counts`` from ``runs``: by migration 0006, and by a bulk change.
+_COUNT_EVERY_RUN = (
+    'INSERT INTO "run_counts" (scenario, collection, runs, default_runs, last_start) '
+    "SELECT scenario, collection, COUNT(*), SUM(collection_is_default = 1), MAX(start_time) "
+    'FROM "runs" GROUP BY scenario, collection'
+)
 
 # The numbered schema migrations, each a list of SQL statements, applied in order under
 # the lock and in one transaction, and recorded both in PRAGMA user_version (their count)
@@ -160,6 +169,26 @@ MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "SELECT 'metric_values', COUNT(*) FROM \"metrics\"",
         ),
     ),
+    (
+        # The runs of each (scenario, collection) counted as they are written, with how
+        # many are the collection's default runs and the newest start: the file's summary,
+        # its collections and a collection page's total read these rows, not every run.
+        "0006_run_counts",
+        (
+            """CREATE TABLE "run_counts" (
+               "scenario" TEXT,
+               "collection" TEXT NOT NULL,
+               "runs" INTEGER NOT NULL,
+               "default_runs" INTEGER NOT NULL,
+               "last_start" REAL
+            )""",
+            # One row per pair, a NULL scenario included (a UNIQUE on the plain columns
+            # would take every NULL as distinct): the target of the upsert that counts.
+            'CREATE UNIQUE INDEX "idx_run_counts_pair" ON "run_counts" '
+            '("collection", "scenario" IS NULL, IFNULL("scenario", \'\'))',
+            _COUNT_EVERY_RUN,
+        ),
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 # Files of schema version 3 differ from 4 only by the application_id mark, which reads never
@@ -177,6 +206,7 @@ _TABLES_SINCE = {
     "pushed_runs": 3,
     "pushed_metrics": 3,
     "stored_counts": 5,
+    "run_counts": 6,
 }
 # Tables holding rows of a run, besides ``runs`` itself: deleting a run deletes from each.
 RUN_CHILD_TABLES = (
@@ -202,6 +232,80 @@ def add_to_count(connection: sqlite3.Connection, name: str, change: int) -> None
         connection.execute(
             "UPDATE stored_counts SET value = value + ? WHERE name = ?", (change, name)
         )
+
+
+# The schema version that made ``run_counts``: a file of an earlier one, read where it is
+# (a reader never migrates), has its runs counted one by one.
+RUN_COUNTS_SINCE = _TABLES_SINCE["run_counts"]
+# What ``keep_run_counts`` needs of each run that leaves its (scenario, collection): read
+# from ``runs`` before the run is deleted or re-filed.
+RUN_PAIR_COLUMNS = "scenario, collection, collection_is_default"
+
+
+def keep_run_counts(
+    connection: sqlite3.Connection,
+    *,
+    added: Iterable[int] = (),
+    removed: Iterable[tuple[Any, Any, Any]] = (),
+) -> None:
+    """Keep ``run_counts`` exact inside the caller's transaction, once ``runs`` has changed:
+    ``added`` are the keys of runs now in their (scenario, collection), inserted or re-filed
+    into it; ``removed`` the ``RUN_PAIR_COLUMNS`` of runs that left theirs, deleted or
+    re-filed out of it.
+
+    Each added run is one upsert; each pair runs left is one update, whose newest start is
+    looked up in the index on (scenario, collection, start_time), and the pair's row goes
+    once it holds no run. A file at a schema before ``run_counts`` is migrated before any
+    write, so the table is there whenever this runs."""
+    left: Counter[tuple[Any, Any]] = Counter()
+    left_default: Counter[tuple[Any, Any]] = Counter()
+    for scenario, collection, is_default in removed:
+        left[scenario, collection] += 1
+        left_default[scenario, collection] += is_default == 1
+    if left:
+        changes = [
+            (scenario, collection, runs, left_default[scenario, collection])
+            for (scenario, collection), runs in left.items()
+        ]
+        connection.executemany(
+            "UPDATE run_counts SET runs = runs - ?3, default_runs = default_runs - ?4, "
+            "last_start = (SELECT MAX(start_time) FROM runs "
+            "WHERE scenario IS ?1 AND collection = ?2) "
+            "WHERE collection = ?2 AND scenario IS ?1",
+            changes,
+        )
+        connection.executemany(
+            "DELETE FROM run_counts WHERE collection = ?2 AND scenario IS ?1 AND runs <= 0",
+            [(scenario, collection) for scenario, collection, _, _ in changes],
+        )
+    connection.executemany(
+        "INSERT INTO run_counts (scenario, collection, runs, default_runs, last_start) "
+        "SELECT scenario, collection, 1, collection_is_default = 1, start_time FROM runs "
+        "WHERE key = ? "
+        "ON CONFLICT (collection, scenario IS NULL, IFNULL(scenario, '')) DO UPDATE SET "
+        "runs = runs + 1, default_runs = default_runs + excluded.default_runs, "
+        "last_start = CASE WHEN last_start IS NULL OR excluded.last_start > last_start "
+        "THEN excluded.last_start ELSE last_start END",
+        ((key,) for key in added),
+    )
+
+
+def recount_runs(connection: sqlite3.Connection) -> None:
+    """Count every run again into ``run_counts``, inside the caller's transaction: after a
+    change to many runs at once, where one scan costs less than a change per run."""
+    connection.execute("DELETE FROM run_counts")
+    connection.execute(_COUNT_EVERY_RUN)
+
+
+def holds_run_counts(connection: sqlite3.Connection) -> bool:
+    """Whether the file holds ``run_counts``: a file of an earlier schema, read without
+    migrating, does not (and a table of that name there is not ours)."""
+    (held,) = connection.execute(
+        "SELECT (SELECT user_version FROM pragma_user_version) >= ? AND EXISTS ("
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'run_counts')",
+        (RUN_COUNTS_SINCE,),
+    ).fetchone()
+    return bool(held)
 
 
 MIGRATIONS_TABLE = """CREATE TABLE IF NOT EXISTS "_sqlite_migrations" (
@@ -357,4 +461,5 @@ _COLUMNS: dict[str, tuple[str, ...]] = {
     "pushed_metrics": ("target", "run_key", "name", "seq", "count"),
     "_sqlite_migrations": ("id", "migration_set", "name", "applied_at"),
     "stored_counts": ("name", "value"),
+    "run_counts": ("scenario", "collection", "runs", "default_runs", "last_start"),
 }

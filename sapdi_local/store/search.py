@@ -30,6 +30,7 @@ from ..search_language import (
     parse_filter,
 )
 from .queries import RunQueries
+from .schema import holds_run_counts
 from .search_sql import (
     _DEFAULT_SUFFIX,
     _bound,
@@ -142,6 +143,9 @@ class CompiledSearch(NamedTuple):
     where: _Sql
     terms: list[_Sql]
     counted_joins: int  # the joins the conditions need (the count needs no others)
+    # The same selection as a WHERE on ``run_counts`` (named runs), when it selects only by
+    # scenario and collection names: the kept counts of those pairs add up to the count.
+    pairs: _Sql | None = None
 
     def tables(self) -> _Sql:
         return _sql(self.source, *self.compiler.joins)
@@ -149,6 +153,18 @@ class CompiledSearch(NamedTuple):
     def count_statement(self) -> _Sql:
         joins = self.compiler.joins[: self.counted_joins]
         return _sql("SELECT COUNT(*) FROM ", self.source, *joins, " WHERE ", self.where)
+
+    def kept_count_statement(self) -> _Sql | None:
+        """The sum of the kept counts of the selected pairs, and how many of those counts
+        are not whole numbers in range (another tool wrote them): None where the selection
+        is not one of whole pairs."""
+        if self.pairs is None:
+            return None
+        return _sql(
+            "SELECT TOTAL(runs.runs), TOTAL(typeof(runs.runs) <> 'integer' OR runs.runs < 0) "
+            "FROM run_counts AS runs WHERE ",
+            self.pairs,
+        )
 
 
 def compiled_search(
@@ -178,7 +194,28 @@ def compiled_search(
         # ambiguous beside the joined tables' columns.
         selected, arguments = _run_conditions(base_selection)
         source = _Sql(f"(SELECT * FROM runs WHERE {selected}) AS runs", tuple(arguments))
-    return CompiledSearch(compiler, source, where, terms, counted_joins)
+    pairs = None
+    if rest is None and (base_selection is None or _selects_pairs(base_selection)):
+        # Every condition became its index hint, each selecting exactly what it replaced:
+        # the hints (and the selectors, on the same two columns) select whole pairs.
+        by_selectors = [] if base_selection is None else [_pair_conditions(base_selection)]
+        pairs = _joined(" AND ", [*hints, *by_selectors, _Sql("1")])
+    return CompiledSearch(compiler, source, where, terms, counted_joins, pairs)
+
+
+def _selects_pairs(selection: RunFilter) -> bool:
+    """Whether ``selection`` selects by scenario and collection names alone."""
+    return selection._replace(scenarios=None, collections=None) == RunFilter()
+
+
+def _pair_conditions(selection: RunFilter) -> _Sql:
+    """The conditions of a selection by scenario and collection names (``_selects_pairs``),
+    as ``_run_conditions`` writes them: on bare ``scenario`` and ``collection`` columns,
+    which ``run_counts`` has as ``runs`` has, with the same affinity."""
+    selected, arguments = _run_conditions(
+        RunFilter(scenarios=selection.scenarios, collections=selection.collections)
+    )
+    return _Sql(selected, tuple(arguments))
 
 
 def _search(
@@ -194,14 +231,17 @@ def _search(
     with store._reading() as connection:
         search = compiled_search(connection, tree, order, base_selection, now)
         compiler, source, where, terms = search.compiler, search.source, search.where, search.terms
-        count = search.count_statement()
+        kept = False
         with _stopped_after(connection, time_limit):
             if limit is None:
                 rows, columns = _page(connection, source, compiler.joins, where, terms, -1, offset)
                 # All the rows from offset on: they tell the count, unless there are none.
-                total = offset + len(rows) if rows or not offset else _counted(connection, count)
+                if rows or not offset:
+                    total = offset + len(rows)
+                else:
+                    total, kept = _total(connection, search)
             else:
-                total = _counted(connection, count)
+                total, kept = _total(connection, search)
                 first = order[0].key if order else None
                 if (
                     first is not None
@@ -224,6 +264,8 @@ def _search(
                     rows, columns = _page(
                         connection, source, compiler.joins, where, terms, limit, offset
                     )
+        if kept and rows:
+            total = _at_least_the_page(total, offset, len(rows), limit)
         records = {
             row[0]: RunRecord(dict(zip(columns, row, strict=True)), {}, {}, {}, {}) for row in rows
         }
@@ -233,6 +275,28 @@ def _search(
 
 def _counted(connection: sqlite3.Connection, count: _Sql) -> int:
     return int(connection.execute(count.text, count.arguments).fetchone()[0])
+
+
+def _total(connection: sqlite3.Connection, search: CompiledSearch) -> tuple[int, bool]:
+    """How many runs the search selects, and whether that came from the kept counts: their
+    rows for the selected pairs where the file holds them (a file of an earlier schema,
+    read without migrating, does not) and another tool wrote no count out of range there;
+    else every match counted."""
+    kept = search.kept_count_statement()
+    if kept is not None and holds_run_counts(connection):
+        total, forged = connection.execute(kept.text, kept.arguments).fetchone()
+        if not forged:
+            return int(total), True
+    return _counted(connection, search.count_statement()), False
+
+
+def _at_least_the_page(total: int, offset: int, shown: int, limit: int | None) -> int:
+    """A kept ``total`` checked against the page read beside it (``shown`` runs from
+    ``offset`` on): a page shorter than ``limit`` ends the matches, and no total hides a
+    run shown. A count another tool lowered could otherwise page away from runs there."""
+    if limit is None or shown < limit:
+        return offset + shown
+    return max(total, offset + shown)
 
 
 def _page(

@@ -18,7 +18,13 @@ from ..validation import HISTORY_WINDOW
 from .database import _chunks
 from .push_records import PushRecords
 from .queries import RunQueries
-from .schema import METRIC_VALUES, RUN_CHILD_TABLES, add_to_count
+from .schema import (
+    METRIC_VALUES,
+    RUN_CHILD_TABLES,
+    RUN_PAIR_COLUMNS,
+    add_to_count,
+    keep_run_counts,
+)
 from .selection import RunFilter
 
 # Columns of ``runs`` that a persist may change.
@@ -68,9 +74,11 @@ class Store(RunQueries, PushRecords):
         columns = ", ".join(row)
         marks = ", ".join("?" for _ in row)
         with self._write() as connection:
-            connection.execute(
+            cursor = connection.execute(
                 f"INSERT INTO runs ({columns}) VALUES ({marks})", tuple(row.values())
             )
+            assert cursor.lastrowid is not None  # an INSERT into a rowid table sets it
+            keep_run_counts(connection, added=[cursor.lastrowid])
 
     def persist(self, batch: PersistBatch) -> set[str]:
         """Write a batch in one transaction; returns the ids of runs that no longer exist."""
@@ -122,9 +130,24 @@ class Store(RunQueries, PushRecords):
             *changes.values(),
             *([changes["collection"]] if "collection" in changes else []),
         ]
+        # A run re-filed into another collection moves between the kept counts.
+        refiled = "collection" in changes
+        before = (
+            connection.execute(
+                f"SELECT {RUN_PAIR_COLUMNS} FROM runs WHERE key = ?", (key,)
+            ).fetchone()
+            if refiled
+            else None
+        )
         connection.execute(
             f"UPDATE runs SET {', '.join(assignments)} WHERE key = ?", (*arguments, key)
         )
+        if before is not None:
+            after = connection.execute(
+                f"SELECT {RUN_PAIR_COLUMNS} FROM runs WHERE key = ?", (key,)
+            ).fetchone()
+            if after != before:
+                keep_run_counts(connection, added=[key], removed=[before])
 
     @staticmethod
     def _append_metrics(
@@ -184,8 +207,10 @@ class Store(RunQueries, PushRecords):
     def delete_runs(self, selection: RunFilter) -> list[str]:
         """Delete the selected runs and everything logged to them; returns their ids."""
         with self._write() as connection:
-            rows = self._select_run_rows(connection, selection, "key, id").fetchall()
-            keys = [key for key, _ in rows]
+            rows = self._select_run_rows(
+                connection, selection, f"key, id, {RUN_PAIR_COLUMNS}"
+            ).fetchall()
+            keys = [row[0] for row in rows]
             for chunk in _chunks(keys):
                 marks = ", ".join("?" for _ in chunk)
                 for table in (*RUN_CHILD_TABLES, "runs"):
@@ -195,7 +220,8 @@ class Store(RunQueries, PushRecords):
                     ).rowcount
                     if table == "metrics":
                         add_to_count(connection, METRIC_VALUES, -deleted)
-        return [run_id for _, run_id in rows]
+            keep_run_counts(connection, removed=[row[2:] for row in rows])
+        return [row[1] for row in rows]
 
 
 @contextmanager
