@@ -124,8 +124,11 @@ class Store(RunQueries, PushRecords):
             raise ValueError(f"not a changeable run column: {sorted(unknown)}")
         assignments = [f"{column} = ?" for column in changes]
         if "collection" in changes:
-            # A collection named after the run's own notebook or pipeline is its default one.
-            assignments.append("collection_is_default = (? = COALESCE(notebook, pipeline))")
+            # A collection named after the run's own notebook or pipeline is its default one;
+            # a run with neither (an imported one) has no default collection.
+            assignments.append(
+                "collection_is_default = IFNULL(? = COALESCE(notebook, pipeline), 0)"
+            )
         arguments = [
             *changes.values(),
             *([changes["collection"]] if "collection" in changes else []),
