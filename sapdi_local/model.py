@@ -8,7 +8,7 @@ frozen dataclasses: the dataclasses module and what it imports would be most of 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from functools import cache
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -34,6 +34,13 @@ def utc_from_seconds(seconds: float | None) -> datetime | None:
         return None
     moment, utc = _datetime_and_utc()
     return moment.fromtimestamp(seconds, tz=utc)
+
+
+def utc_from_seconds_each(seconds: Iterable[float | None]) -> list[datetime | None]:
+    """``utc_from_seconds`` of each of many times (a column of a whole read)."""
+    moment, utc = _datetime_and_utc()
+    from_seconds = moment.fromtimestamp
+    return [None if value is None else from_seconds(value, utc) for value in seconds]
 
 
 @cache

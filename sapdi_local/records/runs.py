@@ -7,8 +7,8 @@ import os
 import warnings
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from functools import partial
-from itertools import chain
-from operator import attrgetter, is_not, itemgetter
+from itertools import chain, repeat
+from operator import is_not
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..context import process_is_gone
@@ -24,6 +24,7 @@ from ..model import (
     Unreadable,
     UnreadableFieldWarning,
     utc_from_seconds,
+    utc_from_seconds_each,
 )
 from ..validation import (
     MAX_METRIC_VALUE,
@@ -36,7 +37,9 @@ from ..validation import (
 )
 
 if TYPE_CHECKING:
-    from ..store import RunRecord
+    from datetime import datetime
+
+    from ..store import RunColumns, RunRecord
 
 
 # ------------------------------------------------------------ reading stored runs
@@ -279,12 +282,12 @@ def read_records(records: Sequence[RunRecord]) -> list[StoredRun]:
     """``read_record`` of each record. The usual list, where nothing is left out, is checked
     in bulk (a column or a kind of entry of all the runs at once, without a Python call per
     field): a list of 10,000 runs costs little more than its labels' JSON."""
-    if not _records_readable(records):
+    if not records or not _columns_readable(_columns_of(records)):
         return [read_record(record) for record in records]
     stored: list[StoredRun] = []
     for record in records:
         try:
-            labels = {name: decode_label(name, text) for name, text in record.labels.items()}
+            labels = _decoded_labels(record.labels)
         except InvalidValueError:
             stored.append(read_record(record))
             continue
@@ -293,36 +296,49 @@ def read_records(records: Sequence[RunRecord]) -> list[StoredRun]:
     return stored
 
 
-def _records_readable(records: Sequence[RunRecord]) -> bool:
-    """Whether every field of ``records`` but their labels' JSON can be read as it is."""
-    rows = list(map(attrgetter("row"), records))
+def _columns_of(records: Sequence[RunRecord]) -> RunColumns:
+    from ..store import RunColumns  # the store is imported where a read needs it
 
-    def column(name: str) -> list[Any]:
-        return list(filter(_NOT_NONE, map(itemgetter(name), rows)))
+    return RunColumns.from_records(records)
 
-    names = {name: column(name) for name in _NAME_COLUMNS + _OPTIONAL_NAME_COLUMNS}
-    pids = column("pid")
+
+def _decoded_labels(labels: dict[str, str]) -> dict[str, Any]:
+    # Most runs have no labels: their empty dict is kept, not copied.
+    return {name: decode_label(name, text) for name, text in labels.items()} if labels else labels
+
+
+def _columns_readable(runs: RunColumns) -> bool:
+    """Whether every field of ``runs`` but their labels' JSON can be read as it is.
+
+    Names repeat from run to run (a collection, a scenario, a parameter's name), so each
+    distinct one is checked once."""
+    column = runs.column
+
+    def present(name: str) -> list[Any]:
+        return list(filter(_NOT_NONE, column(name)))
+
+    pids = present("pid")
     if not (
         _TEXT_ONLY.issuperset(map(type, column("id")))
-        and all(len(names[name]) == len(rows) for name in _NAME_COLUMNS)
-        and all(map(_names_readable, names.values()))
-        and _DEFAULT_FLAGS.issuperset(map(itemgetter("collection_is_default"), rows))
-        and _STATUS_SET.issuperset(map(itemgetter("status"), rows))
-        and all(_times_readable(column(name)) for name in _TIME_COLUMNS)
+        and all(None not in column(name) for name in _NAME_COLUMNS)
+        and _names_readable(
+            set(chain.from_iterable(map(column, _NAME_COLUMNS + _OPTIONAL_NAME_COLUMNS))) - {None}
+        )
+        and _DEFAULT_FLAGS.issuperset(column("collection_is_default"))
+        and _STATUS_SET.issuperset(column("status"))
+        and all(_times_readable(present(name)) for name in _TIME_COLUMNS)
         and _INT_ONLY.issuperset(map(type, pids))
         and (not pids or (min(pids) >= 0 and max(pids) <= _MAX_PID))
     ):
         return False
-    for kind, values_readable in (
-        ("parameters", _texts_readable),
-        ("tags", _texts_readable),
-        ("labels", _texts_readable),  # JSON text: decoded run by run
-        ("metrics", _numbers_readable),
+    for maps, values_readable in (
+        (runs.parameters, _texts_readable),
+        (runs.tags, _texts_readable),
+        (runs.labels, _texts_readable),  # JSON text: decoded run by run
+        (runs.metrics, _numbers_readable),
     ):
-        maps = list(map(attrgetter(kind), records))
-        entries = list(chain.from_iterable(maps))
         if not (
-            _names_readable(entries)
+            _names_readable(set(chain.from_iterable(maps)))
             and values_readable(list(chain.from_iterable(map(dict.values, maps))))
         ):
             return False
@@ -351,19 +367,83 @@ def runs_from_records(records: Sequence[RunRecord], *, warn: bool = True) -> lis
     return [_run_from_stored(stored, warn=warn) for stored in read_records(records)]
 
 
+def runs_from_columns(runs: RunColumns, *, warn: bool = True) -> list[Run]:
+    """The runs of a whole read as the API shows them, as ``runs_from_records`` gives them.
+
+    Where every field can be read, as in a file only sapdi-local wrote, each field is made
+    for all the runs at once, a column at a time; otherwise the runs are read one by one."""
+    if not runs.run_count:
+        return []
+    if not _columns_readable(runs):
+        return runs_from_records(runs.records(), warn=warn)
+    try:
+        labels = list(map(_decoded_labels, runs.labels))
+    except InvalidValueError:
+        return runs_from_records(runs.records(), warn=warn)
+    column = runs.column
+    names = column("name")
+    starts = utc_from_seconds_each(column("start_time"))
+    ends = utc_from_seconds_each(column("end_time"))
+    statuses = column("status")
+    if RUNNING in statuses:
+        records = runs.records()
+        statuses = tuple(
+            shown_status(record.row) if status == RUNNING else status
+            for status, record in zip(statuses, records, strict=True)
+        )
+    return list(
+        map(
+            _new_run,
+            zip(
+                column("id"),
+                names,
+                column("collection"),
+                map(bool, column("collection_is_default")),
+                column("scenario"),
+                column("scenario_version"),
+                column("notebook"),
+                column("pipeline"),
+                column("execution"),
+                statuses,
+                starts,
+                ends,
+                map(_with_times, runs.parameters, starts, ends),
+                map(_with_name, runs.tags, names),
+                labels,
+                runs.metrics,
+                repeat((), runs.run_count),
+                strict=True,
+            ),
+        )
+    )
+
+
+def _with_times(
+    parameters: dict[str, str], start: datetime | None, end: datetime | None
+) -> dict[str, str]:
+    """A run's parameters with the SDK's own ``start`` and ``end`` (ISO times)."""
+    if end is None:
+        return {**parameters, "start": "" if start is None else start.isoformat()}
+    return {
+        **parameters,
+        "start": "" if start is None else start.isoformat(),
+        "end": end.isoformat(),
+    }
+
+
+def _with_name(tags: dict[str, str], name: str) -> dict[str, str]:
+    """A run's tags with the SDK's own ``runName``."""
+    return {**tags, "runName": name}
+
+
 def _run_from_stored(stored: StoredRun, *, warn: bool) -> Run:
     row = stored.row
     start, end = utc_from_seconds(row["start_time"]), utc_from_seconds(row["end_time"])
-    parameters = {**stored.parameters, "start": "" if start is None else start.isoformat()}
-    if end is not None:
-        parameters["end"] = end.isoformat()
     name = row["name"]
-    tags = stored.tags if name is None else {**stored.tags, "runName": name}
     status = row["status"]
     if status == RUNNING:
         status = shown_status(row)
-    # Positional, in Run's field order, without NamedTuple's keyword handling: a whole
-    # read of 100,000 runs makes as many.
+    # Positional, in Run's field order, as runs_from_columns makes them.
     run = _new_run(
         (
             row["id"],
@@ -378,8 +458,8 @@ def _run_from_stored(stored: StoredRun, *, warn: bool) -> Run:
             status,
             start,
             end,
-            parameters,
-            dict(tags) if tags is stored.tags else tags,
+            _with_times(stored.parameters, start, end),
+            dict(stored.tags) if name is None else _with_name(stored.tags, name),
             stored.labels,
             stored.metrics,
             stored.unreadable,

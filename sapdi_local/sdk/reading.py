@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     import pandas
 
 
-from ..records import histories_from_rows, runs_from_records
+from ..records import histories_from_rows, runs_from_columns, runs_from_records
 from .base import SdkBase
 
 
@@ -55,7 +55,12 @@ class RunReading(SdkBase):
             "get_runs", scenario, scenario_version, pipeline, execution, notebook, run, tags
         )
         self._flush_before_read()
-        return RunList(runs_from_records(self.store.select_runs(selection)))
+        from ..store import _collector_paused
+
+        # A whole read makes millions of objects and no cycles among them: the collector
+        # would walk them all again and again (a third of the read at 100,000 runs).
+        with _collector_paused():
+            return RunList(runs_from_columns(self.store.select_run_columns(selection)))
 
     def search_runs(
         self,
@@ -142,7 +147,10 @@ class RunReading(SdkBase):
                 run=run,
                 tags=tags,
             )
-        return runs_frame(selected)
+        from ..store import _collector_paused
+
+        with _collector_paused():  # as in get_runs: no cycles among the frame's objects
+            return runs_frame(selected)
 
     def delete_runs(
         self,

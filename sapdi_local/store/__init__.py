@@ -34,7 +34,7 @@ from .schema import (
     SCHEMA_VERSION,
     apply_migrations,
 )
-from .selection import RunFilter, RunRecord
+from .selection import RunColumns, RunFilter, RunRecord
 from .writing import RUN_UPDATE_COLUMNS, PersistBatch, Store
 from .writing import _collector_paused as _collector_paused  # a test pauses the collector
 
@@ -55,6 +55,7 @@ __all__ = [
     "PersistBatch",
     "PushState",
     "ReadOnlyStore",
+    "RunColumns",
     "RunFilter",
     "RunRecord",
     "Store",

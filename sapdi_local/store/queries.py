@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 
 from ..errors import RunNotFoundError
 from .database import Database, _chunks, decoded_read
-from .selection import RunFilter, RunRecord, _run_conditions
+from .selection import RunColumns, RunFilter, RunRecord, _run_conditions
 
 
 class RunQueries(Database):
@@ -20,18 +20,36 @@ class RunQueries(Database):
             row = connection.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone()
         return row is not None
 
-    @decoded_read
     def select_runs(self, selection: RunFilter) -> list[RunRecord]:
         """The selected runs, newest first, with parameters, tags, labels and last metrics."""
+        return self.select_run_columns(selection).records()
+
+    @decoded_read
+    def select_run_columns(self, selection: RunFilter) -> RunColumns:
+        """The selected runs, newest first, with parameters, tags, labels and last metrics,
+        read column by column (see ``RunColumns``): a whole read of many runs."""
         with self._reading() as connection:
+            where, arguments = _run_conditions(selection)
             cursor = self._select_run_rows(connection, selection, "*")
-            columns = [description[0] for description in cursor.description]
-            records = {
-                row[0]: RunRecord(dict(zip(columns, row, strict=True)), {}, {}, {}, {})
-                for row in cursor.fetchall()
-            }
-            self._attach_details(connection, records)
-        return list(records.values())
+            names = tuple(description[0] for description in cursor.description)
+            rows = cursor.fetchall()
+            columns = tuple(zip(*rows, strict=True)) if rows else tuple(() for _ in names)
+            details: list[list[dict[str, object]]] = []
+            keys = columns[names.index("key")]
+            for table in _DETAIL_TABLE_NAMES:
+                maps: list[dict[str, object]] = [{} for _ in keys]
+                of_key = dict(zip(keys, maps, strict=True))
+                # The runs' keys as a subquery, not a list of arguments: one statement
+                # whatever the number of runs, read in the snapshot that selected them.
+                query = (
+                    f"SELECT run_key, name, value FROM {table} "
+                    f"WHERE run_key IN (SELECT key FROM runs WHERE {where})"
+                )
+                for key, name, value in connection.execute(query, arguments):
+                    of_key[key][name] = value
+                details.append(maps)
+        parameters, tags, labels, metrics = details
+        return RunColumns(names, columns, parameters, tags, labels, metrics)  # type: ignore[arg-type]
 
     @decoded_read
     def metric_history(
@@ -158,6 +176,7 @@ class RunQueries(Database):
                     maps[key][name] = value
 
 
+_DETAIL_TABLE_NAMES = ("parameters", "tags", "labels", "latest_metrics")
 _DETAIL_TABLES = (
     ("parameters", "parameters"),
     ("tags", "tags"),

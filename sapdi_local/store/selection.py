@@ -5,6 +5,8 @@ stored, and the SQL they become (a WHERE clause on ``runs``, a sort expression).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 
@@ -36,6 +38,54 @@ class RunRecord(NamedTuple):
     tags: dict[str, str]
     labels: dict[str, str]
     metrics: dict[str, float]
+
+
+class RunColumns(NamedTuple):
+    """Runs read whole, for a list or a frame of every selected run: the columns of
+    ``runs`` (``names``), each as a tuple of the runs' values in the list's order, and each
+    run's parameters, tags, labels (JSON text) and last metric values, in the same order.
+
+    Read column by column, a whole read makes no dict per run row: a list of 100,000 runs
+    is checked and turned into Runs or a frame a column at a time."""
+
+    names: tuple[str, ...]
+    columns: tuple[tuple[Any, ...], ...]
+    parameters: list[dict[str, str]]
+    tags: list[dict[str, str]]
+    labels: list[dict[str, str]]
+    metrics: list[dict[str, float]]
+
+    @classmethod
+    def from_records(cls, records: Sequence[RunRecord]) -> RunColumns:
+        """The columns of runs read a record at a time (a page, a search)."""
+        if not records:
+            return cls((), (), [], [], [], [])
+        names = tuple(records[0].row)
+        values_of = itemgetter(*names)  # runs has many columns: each row gives a tuple
+        return cls(
+            names,
+            tuple(zip(*(values_of(record.row) for record in records), strict=True)),
+            [record.parameters for record in records],
+            [record.tags for record in records],
+            [record.labels for record in records],
+            [record.metrics for record in records],
+        )
+
+    @property
+    def run_count(self) -> int:
+        """How many runs."""
+        return len(self.parameters)
+
+    def column(self, name: str) -> tuple[Any, ...]:
+        """The values of the ``runs`` column ``name``, one per run."""
+        return self.columns[self.names.index(name)]
+
+    def records(self) -> list[RunRecord]:
+        """The runs a record each, as ``select_runs`` gives them."""
+        rows = [
+            dict(zip(self.names, values, strict=True)) for values in zip(*self.columns, strict=True)
+        ]
+        return list(map(RunRecord, rows, self.parameters, self.tags, self.labels, self.metrics))
 
 
 def _run_conditions(selection: RunFilter) -> tuple[str, list[Any]]:
