@@ -54,12 +54,22 @@ def runs_frame(runs: Sequence[Run]) -> Any:
     """One row per run: its fields, then ``params.*``, ``tags.*`` and ``metrics.*`` (last
     values). A parameter column whose every value is a number holds numbers; others hold the
     stored text. Times are timezone-aware (UTC); one pandas cannot hold is NaT."""
-    pd = pandas()
-    # Made a column at a time (the runs' fields transposed), not a dict per run: pandas
-    # turns a dict of lists into a frame far faster than a list of dicts.
     if not runs:
+        return fields_frame({})
+    # The runs' fields transposed: a column per field.
+    return fields_frame(dict(zip(type(runs[0])._fields, zip(*runs, strict=True), strict=True)))
+
+
+def fields_frame(fields: Mapping[str, Sequence[Any]]) -> Any:
+    """``runs_frame`` of runs given as their fields (``Run``'s field names, each with a value
+    per run; empty for no runs), without the SDK's own ``start`` and ``end`` parameters and
+    ``runName`` tag, which the frame has as columns of their own already.
+
+    Made a column at a time, not a dict per run: pandas turns a dict of lists into a frame
+    far faster than a list of dicts."""
+    pd = pandas()
+    if not fields:
         return _typed_times(pd, pd.DataFrame(columns=list(RUN_COLUMNS)))
-    fields = dict(zip(type(runs[0])._fields, zip(*runs, strict=True), strict=True))
     starts, ends = fields["start_time"], fields["end_time"]
     columns: dict[str, Sequence[Any]] = {
         "run_id": fields["id"],

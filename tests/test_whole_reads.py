@@ -25,6 +25,7 @@ import pytest
 from conftest import close_quietly
 
 from sapdi_local import MLTrackingSDK
+from sapdi_local.errors import InvalidFilterError
 from sapdi_local.frames import RUN_COLUMNS, runs_frame
 from sapdi_local.model import Run, UnreadableFieldWarning
 from sapdi_local.records import runs_from_columns, runs_from_records
@@ -201,6 +202,19 @@ def test_a_field_no_sapdi_local_writes_is_left_out_the_same_way(
     ]
     unreadable = [item for run in by_column for item in run.unreadable]
     assert [item.field for item in unreadable] == [unreadable_field]
+    # runs_frame leaves out what get_runs leaves out, with the same warnings.
+    sdk = MLTrackingSDK(db_path=path)
+    try:
+        with warnings.catch_warnings(record=True) as frame_warnings:
+            warnings.simplefilter("always")
+            frame = sdk.runs_frame(scenario="s")
+        with warnings.catch_warnings(record=True):
+            warnings.simplefilter("always")
+            runs = sdk.get_runs(scenario="s")
+    finally:
+        close_quietly(sdk)
+    pd.testing.assert_frame_equal(frame, reference_frame(runs))
+    assert [str(w.message) for w in frame_warnings] == [str(w.message) for w in by_record_warnings]
 
 
 def test_run_columns_hold_the_records_column_by_column(store: ReadOnlyStore) -> None:
@@ -276,6 +290,37 @@ def test_the_frame_made_a_column_at_a_time_equals_the_frame_made_run_by_run(
     assert frame["params.optimizer"].isna().sum() == 4  # set in 8 runs of 12
     assert "params.start" not in frame and "tags.runName" not in frame
     pd.testing.assert_frame_equal(runs_frame([]), reference_frame([]))
+
+
+def test_runs_frame_of_every_run_equals_the_frame_of_get_runs(tmp_path: Path) -> None:
+    """runs_frame makes its frame straight from the columns, with no Run per run: the same
+    frame as the one made from get_runs' Runs, a run whose process is gone KILLED in both."""
+    path = tmp_path / "runs.db"
+    make_runs(path)
+    script = (
+        "import os, sys\n"
+        "from sapdi_local import MLTrackingSDK\n"
+        "sdk = MLTrackingSDK(db_path=sys.argv[1], scenario='s', pipeline='p')\n"
+        "sdk.start_run(run_name='left')\n"
+        "sdk.log_parameters({'lr': 'high'})\n"
+        "sdk.persist_run()\n"
+        "os._exit(0)\n"
+    )
+    subprocess.run([sys.executable, "-c", script, str(path)], check=True, timeout=120)
+    sdk = MLTrackingSDK(db_path=path)
+    try:
+        frame = sdk.runs_frame(scenario="s")
+        runs = sdk.get_runs(scenario="s")
+        pd.testing.assert_frame_equal(frame, runs_frame(runs))
+        pd.testing.assert_frame_equal(frame, reference_frame(runs))
+        assert frame.set_index("name").loc["left", "status"] == "KILLED"
+        assert frame["params.lr"].dtype == object or str(frame["params.lr"].dtype) == "str"
+        empty = sdk.runs_frame(scenario="no such scenario")
+        pd.testing.assert_frame_equal(empty, runs_frame([]))
+        with pytest.raises(InvalidFilterError, match=r"runs_frame\(\) needs at least one"):
+            sdk.runs_frame()
+    finally:
+        close_quietly(sdk)
 
 
 def test_a_frame_of_runs_made_by_hand_holds_their_fields() -> None:

@@ -7,7 +7,7 @@ import os
 import warnings
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from functools import partial
-from itertools import chain, repeat
+from itertools import chain
 from operator import is_not
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -372,50 +372,52 @@ def runs_from_columns(runs: RunColumns, *, warn: bool = True) -> list[Run]:
 
     Where every field can be read, as in a file only sapdi-local wrote, each field is made
     for all the runs at once, a column at a time; otherwise the runs are read one by one."""
-    if not runs.run_count:
-        return []
-    if not _columns_readable(runs):
+    fields = run_fields_from_columns(runs)
+    if fields is None:
         return runs_from_records(runs.records(), warn=warn)
+    starts, ends, names = fields["start_time"], fields["end_time"], fields["name"]
+    fields["parameters"] = list(map(_with_times, fields["parameters"], starts, ends))
+    fields["tags"] = list(map(_with_name, fields["tags"], names))
+    return list(map(_new_run, zip(*(fields[name] for name in Run._fields), strict=True)))
+
+
+def run_fields_from_columns(runs: RunColumns) -> dict[str, Sequence[Any]] | None:
+    """The fields of the runs of a whole read, by ``Run``'s field names, each with a value
+    per run, as their Runs hold them but for the SDK's own ``start`` and ``end`` parameters
+    and ``runName`` tag (a frame has those as columns of their own); None if some field
+    cannot be read as it is stored, when the runs are read one by one instead."""
+    if not _columns_readable(runs):
+        return None
     try:
         labels = list(map(_decoded_labels, runs.labels))
     except InvalidValueError:
-        return runs_from_records(runs.records(), warn=warn)
+        return None
     column = runs.column
-    names = column("name")
-    starts = utc_from_seconds_each(column("start_time"))
-    ends = utc_from_seconds_each(column("end_time"))
     statuses = column("status")
     if RUNNING in statuses:
-        records = runs.records()
         statuses = tuple(
             shown_status(record.row) if status == RUNNING else status
-            for status, record in zip(statuses, records, strict=True)
+            for status, record in zip(statuses, runs.records(), strict=True)
         )
-    return list(
-        map(
-            _new_run,
-            zip(
-                column("id"),
-                names,
-                column("collection"),
-                map(bool, column("collection_is_default")),
-                column("scenario"),
-                column("scenario_version"),
-                column("notebook"),
-                column("pipeline"),
-                column("execution"),
-                statuses,
-                starts,
-                ends,
-                map(_with_times, runs.parameters, starts, ends),
-                map(_with_name, runs.tags, names),
-                labels,
-                runs.metrics,
-                repeat((), runs.run_count),
-                strict=True,
-            ),
-        )
-    )
+    return {
+        "id": column("id"),
+        "name": column("name"),
+        "collection": column("collection"),
+        "collection_is_default": list(map(bool, column("collection_is_default"))),
+        "scenario": column("scenario"),
+        "scenario_version": column("scenario_version"),
+        "notebook": column("notebook"),
+        "pipeline": column("pipeline"),
+        "execution": column("execution"),
+        "status": statuses,
+        "start_time": utc_from_seconds_each(column("start_time")),
+        "end_time": utc_from_seconds_each(column("end_time")),
+        "parameters": runs.parameters,
+        "tags": runs.tags,
+        "labels": labels,
+        "metrics": runs.metrics,
+        "unreadable": [()] * runs.run_count,
+    }
 
 
 def _with_times(

@@ -24,7 +24,12 @@ if TYPE_CHECKING:
     import pandas
 
 
-from ..records import histories_from_rows, runs_from_columns, runs_from_records
+from ..records import (
+    histories_from_rows,
+    run_fields_from_columns,
+    runs_from_columns,
+    runs_from_records,
+)
 from .base import SdkBase
 
 
@@ -129,13 +134,11 @@ class RunReading(SdkBase):
         2    lr-0.1              0.87
         3    lr-1.0               NaN
         """
-        from ..frames import runs_frame
+        from ..frames import fields_frame, pandas, runs_frame
+        from ..store import _collector_paused
 
-        if filter_string is None and order_by is None:
-            selected = self.get_runs(
-                scenario, scenario_version, pipeline, execution, notebook, run, tags
-            )
-        else:
+        pandas()  # a missing extra is said before anything is read
+        if filter_string is not None or order_by is not None:
             selected = self.search_runs(
                 filter_string,
                 order_by,
@@ -147,10 +150,20 @@ class RunReading(SdkBase):
                 run=run,
                 tags=tags,
             )
-        from ..store import _collector_paused
-
-        with _collector_paused():  # as in get_runs: no cycles among the frame's objects
-            return runs_frame(selected)
+            with _collector_paused():
+                return runs_frame(selected)
+        selection = run_filter(
+            "runs_frame", scenario, scenario_version, pipeline, execution, notebook, run, tags
+        )
+        self._flush_before_read()
+        with _collector_paused():  # as in get_runs
+            columns = self.store.select_run_columns(selection)
+            # Straight from the columns, without a Run per run, unless some field cannot
+            # be read as stored: then as get_runs reads it, leaving it out with a warning.
+            fields = run_fields_from_columns(columns)
+            if fields is None:
+                return runs_frame(runs_from_columns(columns))
+            return fields_frame(fields if columns.run_count else {})
 
     def delete_runs(
         self,

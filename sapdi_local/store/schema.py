@@ -26,9 +26,8 @@ APPLICATION_ID = 0x53415044
 
 # Fills an empty ``run_counts`` from ``runs``: by migration 0006, and by a bulk change.
 _COUNT_EVERY_RUN = (
-    'INSERT INTO "run_counts" (scenario, collection, runs, default_runs, last_start) '
-    "SELECT scenario, collection, COUNT(*), SUM(collection_is_default = 1), MAX(start_time) "
-    'FROM "runs" GROUP BY scenario, collection'
+    'INSERT INTO "run_counts" (scenario, collection, runs) '
+    'SELECT scenario, collection, COUNT(*) FROM "runs" GROUP BY scenario, collection'
 )
 
 # The numbered schema migrations, each a list of SQL statements, applied in order under
@@ -170,17 +169,14 @@ MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ),
     ),
     (
-        # The runs of each (scenario, collection) counted as they are written, with how
-        # many are the collection's default runs and the newest start: the file's summary,
-        # its collections and a collection page's total read these rows, not every run.
+        # The runs of each (scenario, collection) counted as they are written: the file's
+        # summary and a collection page's total read these rows, not every run.
         "0006_run_counts",
         (
             """CREATE TABLE "run_counts" (
                "scenario" TEXT,
                "collection" TEXT NOT NULL,
-               "runs" INTEGER NOT NULL,
-               "default_runs" INTEGER NOT NULL,
-               "last_start" REAL
+               "runs" INTEGER NOT NULL
             )""",
             # One row per pair, a NULL scenario included (a UNIQUE on the plain columns
             # would take every NULL as distinct): the target of the upsert that counts.
@@ -239,53 +235,39 @@ def add_to_count(connection: sqlite3.Connection, name: str, change: int) -> None
 RUN_COUNTS_SINCE = _TABLES_SINCE["run_counts"]
 # What ``keep_run_counts`` needs of each run that leaves its (scenario, collection): read
 # from ``runs`` before the run is deleted or re-filed.
-RUN_PAIR_COLUMNS = "scenario, collection, collection_is_default"
+RUN_PAIR_COLUMNS = "scenario, collection"
 
 
 def keep_run_counts(
     connection: sqlite3.Connection,
     *,
     added: Iterable[int] = (),
-    removed: Iterable[tuple[Any, Any, Any]] = (),
+    removed: Iterable[tuple[Any, Any]] = (),
 ) -> None:
     """Keep ``run_counts`` exact inside the caller's transaction, once ``runs`` has changed:
     ``added`` are the keys of runs now in their (scenario, collection), inserted or re-filed
     into it; ``removed`` the ``RUN_PAIR_COLUMNS`` of runs that left theirs, deleted or
     re-filed out of it.
 
-    Each added run is one upsert; each pair runs left is one update, whose newest start is
-    looked up in the index on (scenario, collection, start_time), and the pair's row goes
-    once it holds no run. A file at a schema before ``run_counts`` is migrated before any
-    write, so the table is there whenever this runs."""
-    left: Counter[tuple[Any, Any]] = Counter()
-    left_default: Counter[tuple[Any, Any]] = Counter()
-    for scenario, collection, is_default in removed:
-        left[scenario, collection] += 1
-        left_default[scenario, collection] += is_default == 1
+    Each added run is one upsert; each pair runs left is one update, and the pair's row
+    goes once it holds no run. A file at a schema before ``run_counts`` is migrated before
+    any write, so the table is there whenever this runs."""
+    left = Counter((scenario, collection) for scenario, collection in removed)
     if left:
-        changes = [
-            (scenario, collection, runs, left_default[scenario, collection])
-            for (scenario, collection), runs in left.items()
-        ]
+        changes = [(scenario, collection, runs) for (scenario, collection), runs in left.items()]
         connection.executemany(
-            "UPDATE run_counts SET runs = runs - ?3, default_runs = default_runs - ?4, "
-            "last_start = (SELECT MAX(start_time) FROM runs "
-            "WHERE scenario IS ?1 AND collection = ?2) "
-            "WHERE collection = ?2 AND scenario IS ?1",
+            "UPDATE run_counts SET runs = runs - ?3 WHERE collection = ?2 AND scenario IS ?1",
             changes,
         )
         connection.executemany(
             "DELETE FROM run_counts WHERE collection = ?2 AND scenario IS ?1 AND runs <= 0",
-            [(scenario, collection) for scenario, collection, _, _ in changes],
+            [(scenario, collection) for scenario, collection, _ in changes],
         )
     connection.executemany(
-        "INSERT INTO run_counts (scenario, collection, runs, default_runs, last_start) "
-        "SELECT scenario, collection, 1, collection_is_default = 1, start_time FROM runs "
-        "WHERE key = ? "
+        "INSERT INTO run_counts (scenario, collection, runs) "
+        "SELECT scenario, collection, 1 FROM runs WHERE key = ? "
         "ON CONFLICT (collection, scenario IS NULL, IFNULL(scenario, '')) DO UPDATE SET "
-        "runs = runs + 1, default_runs = default_runs + excluded.default_runs, "
-        "last_start = CASE WHEN last_start IS NULL OR excluded.last_start > last_start "
-        "THEN excluded.last_start ELSE last_start END",
+        "runs = runs + 1",
         ((key,) for key in added),
     )
 
@@ -461,5 +443,5 @@ _COLUMNS: dict[str, tuple[str, ...]] = {
     "pushed_metrics": ("target", "run_key", "name", "seq", "count"),
     "_sqlite_migrations": ("id", "migration_set", "name", "applied_at"),
     "stored_counts": ("name", "value"),
-    "run_counts": ("scenario", "collection", "runs", "default_runs", "last_start"),
+    "run_counts": ("scenario", "collection", "runs"),
 }
