@@ -468,15 +468,15 @@ def test_persist_restores_the_garbage_collector() -> None:
     """A persist pauses Python's cyclic collector only for itself."""
     import gc
 
-    from sapdi_local.store import _collector_paused
+    from sapdi_local.store import collector_paused
 
     assert gc.isenabled()
-    with _collector_paused():
+    with collector_paused():
         assert not gc.isenabled()
     assert gc.isenabled()
     gc.disable()
     try:
-        with _collector_paused():
+        with collector_paused():
             pass
         assert not gc.isenabled()
     finally:

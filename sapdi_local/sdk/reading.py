@@ -60,11 +60,11 @@ class RunReading(SdkBase):
             "get_runs", scenario, scenario_version, pipeline, execution, notebook, run, tags
         )
         self._flush_before_read()
-        from ..store import _collector_paused
+        from ..store import collector_paused
 
         # A whole read makes millions of objects and no cycles among them: the collector
         # would walk them all again and again (a third of the read at 100,000 runs).
-        with _collector_paused():
+        with collector_paused():
             return RunList(runs_from_columns(self.store.select_run_columns(selection)))
 
     def search_runs(
@@ -135,7 +135,7 @@ class RunReading(SdkBase):
         3    lr-1.0               NaN
         """
         from ..frames import fields_frame, pandas, runs_frame
-        from ..store import _collector_paused
+        from ..store import collector_paused
 
         pandas()  # a missing extra is said before anything is read
         if filter_string is not None or order_by is not None:
@@ -150,13 +150,13 @@ class RunReading(SdkBase):
                 run=run,
                 tags=tags,
             )
-            with _collector_paused():
+            with collector_paused():
                 return runs_frame(selected)
         selection = run_filter(
             "runs_frame", scenario, scenario_version, pipeline, execution, notebook, run, tags
         )
         self._flush_before_read()
-        with _collector_paused():  # as in get_runs
+        with collector_paused():  # as in get_runs
             columns = self.store.select_run_columns(selection)
             # Straight from the columns, without a Run per run, unless some field cannot
             # be read as stored: then as get_runs reads it, leaving it out with a warning.

@@ -20,7 +20,7 @@ the database: ``import sapdi_local.tracking`` stays without sqlite3 and filelock
 """
 
 from .copying import MergeReport, merge_from
-from .database import DEFAULT_LOCK_TIMEOUT, FILE_MODE
+from .database import DEFAULT_LOCK_TIMEOUT, FILE_MODE, collector_paused
 from .imported import ImportedRun, ImportReport, import_runs
 from .opening import BUSY_TIMEOUT_SECONDS
 from .push_records import PushState
@@ -36,7 +36,6 @@ from .schema import (
 )
 from .selection import RunColumns, RunFilter, RunRecord
 from .writing import RUN_UPDATE_COLUMNS, PersistBatch, Store
-from .writing import _collector_paused as _collector_paused  # a test pauses the collector
 
 __all__ = [
     "APPLICATION_ID",
@@ -59,6 +58,7 @@ __all__ = [
     "RunFilter",
     "RunRecord",
     "Store",
+    "collector_paused",
     "apply_migrations",
     "import_runs",
     "merge_from",

@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..validation import HISTORY_WINDOW
+from .database import collector_paused
 from .schema import (
     _RUN_COLUMNS,
     METRIC_VALUES,
@@ -15,7 +16,6 @@ from .schema import (
     add_to_count,
     keep_run_counts,
 )
-from .writing import _collector_paused
 
 if TYPE_CHECKING:
     from .writing import Store
@@ -68,7 +68,7 @@ def import_runs(
     unchanged: list[str] = []
     conflicts: list[str] = []
     replaced: list[str] = []
-    with _collector_paused(), store._write() as connection:
+    with collector_paused(), store._write() as connection:
         for run in runs:
             run_id = run.row["id"]
             existing = connection.execute("SELECT key FROM runs WHERE id = ?", (run_id,))

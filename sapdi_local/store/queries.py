@@ -176,10 +176,10 @@ class RunQueries(Database):
                     maps[key][name] = value
 
 
-_DETAIL_TABLE_NAMES = ("parameters", "tags", "labels", "latest_metrics")
 _DETAIL_TABLES = (
     ("parameters", "parameters"),
     ("tags", "tags"),
     ("labels", "labels"),
     ("latest_metrics", "metrics"),
 )
+_DETAIL_TABLE_NAMES = tuple(table for table, _ in _DETAIL_TABLES)

@@ -6,16 +6,15 @@ A persist is one transaction under the lock. Bulk rows go through the connection
 
 from __future__ import annotations
 
-import gc
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from itertools import chain, count, repeat
 from operator import add
 from typing import Any
 
 from ..validation import HISTORY_WINDOW
-from .database import _chunks
+from .database import _chunks, collector_paused
 from .push_records import PushRecords
 from .queries import RunQueries
 from .schema import (
@@ -82,7 +81,7 @@ class Store(RunQueries, PushRecords):
 
     def persist(self, batch: PersistBatch) -> set[str]:
         """Write a batch in one transaction; returns the ids of runs that no longer exist."""
-        with _collector_paused(), self._write(batch) as connection:
+        with collector_paused(), self._write(batch) as connection:
             keys = self._run_keys(connection, batch.run_ids())
             missing = batch.run_ids() - keys.keys()
             for run_id, changes in batch.run_updates.items():
@@ -225,20 +224,3 @@ class Store(RunQueries, PushRecords):
                         add_to_count(connection, METRIC_VALUES, -deleted)
             keep_run_counts(connection, removed=[row[2:] for row in rows])
         return [row[1] for row in rows]
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector during a bulk write.
-
-    Turning a million cached values into rows allocates as it goes, and each collection
-    it sets off walks every cached value again: a third of the persist time, for cycles
-    that a persist never makes.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
