@@ -28,7 +28,7 @@ from sapdi_local import MLTrackingSDK
 from sapdi_local.errors import InvalidFilterError
 from sapdi_local.frames import RUN_COLUMNS, runs_frame
 from sapdi_local.model import Run, UnreadableFieldWarning
-from sapdi_local.records import runs_from_columns, runs_from_records
+from sapdi_local.records import run_fields_from_columns, runs_from_columns, runs_from_records
 from sapdi_local.sdk import reading as reading_module
 from sapdi_local.store import ReadOnlyStore, RunColumns, RunFilter
 
@@ -236,6 +236,8 @@ def test_an_empty_selection_reads_no_runs(store: ReadOnlyStore) -> None:
     assert runs_from_columns(columns) == []
     assert len(columns.columns) == len(columns.names) > 10
     assert RunColumns.from_records([]).run_count == 0
+    assert runs_from_columns(RunColumns.from_records([])) == []
+    assert run_fields_from_columns(RunColumns.from_records([])) == {}
 
 
 def reference_frame(runs: Sequence[Run]) -> Any:

@@ -375,6 +375,8 @@ def runs_from_columns(runs: RunColumns, *, warn: bool = True) -> list[Run]:
     fields = run_fields_from_columns(runs)
     if fields is None:
         return runs_from_records(runs.records(), warn=warn)
+    if not fields:
+        return []
     starts, ends, names = fields["start_time"], fields["end_time"], fields["name"]
     fields["parameters"] = list(map(_with_times, fields["parameters"], starts, ends))
     fields["tags"] = list(map(_with_name, fields["tags"], names))
@@ -384,8 +386,11 @@ def runs_from_columns(runs: RunColumns, *, warn: bool = True) -> list[Run]:
 def run_fields_from_columns(runs: RunColumns) -> dict[str, Sequence[Any]] | None:
     """The fields of the runs of a whole read, by ``Run``'s field names, each with a value
     per run, as their Runs hold them but for the SDK's own ``start`` and ``end`` parameters
-    and ``runName`` tag (a frame has those as columns of their own); None if some field
-    cannot be read as it is stored, when the runs are read one by one instead."""
+    and ``runName`` tag (a frame has those as columns of their own); empty for no runs;
+    None if some field cannot be read as it is stored, when the runs are read one by one
+    instead."""
+    if not runs.run_count:
+        return {}
     if not _columns_readable(runs):
         return None
     try:

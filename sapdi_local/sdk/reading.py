@@ -163,7 +163,7 @@ class RunReading(SdkBase):
             fields = run_fields_from_columns(columns)
             if fields is None:
                 return runs_frame(runs_from_columns(columns))
-            return fields_frame(fields if columns.run_count else {})
+            return fields_frame(fields)
 
     def delete_runs(
         self,
