@@ -432,6 +432,50 @@ def plain_whole(connection: sqlite3.Connection) -> list[tuple[Any, ...]]:
     return rows
 
 
+def plain_runs(connection: sqlite3.Connection) -> list[Any]:
+    """The Runs get_runs returns, made from plain SQL's rows as directly as Python can,
+    with nothing checked and the collector paused: the floor of any read that returns them
+    (each run a ``Run`` with its times, ``start``/``end`` as ISO text and a dict of each
+    kind of its own). ``measure_size`` checks it equals get_runs' answer."""
+    from sapdi_local.model import Run
+    from sapdi_local.store import collector_paused
+
+    with collector_paused():
+        rows = connection.execute(
+            f"SELECT {RUN_FIELDS_SQL}, key FROM runs WHERE scenario = ? "
+            "ORDER BY start_time DESC, key DESC",
+            (SCENARIO,),
+        ).fetchall()
+        details: dict[int, tuple[dict[str, Any], ...]] = {row[-1]: ({}, {}, {}, {}) for row in rows}
+        for index, table in enumerate(DETAIL_TABLES):
+            for key, name, value in connection.execute(
+                f"SELECT run_key, name, value FROM {table} "
+                "WHERE run_key IN (SELECT key FROM runs WHERE scenario = ?)",
+                (SCENARIO,),
+            ):
+                details[key][index][name] = value
+        runs = []
+        for row in rows:
+            start = None if row[10] is None else datetime.fromtimestamp(row[10], timezone.utc)
+            end = None if row[11] is None else datetime.fromtimestamp(row[11], timezone.utc)
+            parameters, tags, labels, metrics = details[row[-1]]
+            parameters["start"] = "" if start is None else start.isoformat()
+            if end is not None:
+                parameters["end"] = end.isoformat()
+            tags["runName"] = row[1]
+            labels = {name: json.loads(text) for name, text in labels.items()}
+            fields = (*row[:3], bool(row[3]), *row[4:10], start, end)
+            runs.append(tuple.__new__(Run, (*fields, parameters, tags, labels, metrics, ())))
+        return runs
+
+
+# The columns of a Run's fields, in Run's order, that ``runs`` holds as they are.
+RUN_FIELDS_SQL = (
+    "id, name, collection, collection_is_default, scenario, scenario_version, notebook, "
+    "pipeline, execution, status, start_time, end_time"
+)
+
+
 # What a program does with sqlite3 alone to print the CLI's page: the same rows, read and
 # printed, in a new interpreter.
 PLAIN_CLI = """
@@ -571,6 +615,23 @@ def measure_size(runs: int, quick: bool, folder: Path) -> dict[str, tuple[Operat
         ),
         lambda: in_process(
             lambda: sdk.get_runs(scenario=SCENARIO),
+            lambda: plain_whole(plain),
+            repeats["whole"],
+            1,
+        ),
+    )
+    if plain_runs(plain) != list(sdk.get_runs(scenario=SCENARIO)):
+        raise RuntimeError(f"the floor's Runs differ from get_runs' at {runs:,} runs")
+    step(
+        Operation(
+            "the same Runs from plain SQL, nothing checked",
+            "plain SQL reading the same rows",
+            "SQL",
+            "the floor of get_runs: the Runs it returns, made from plain SQL's rows as "
+            "directly as Python can, with no field checked and the collector paused",
+        ),
+        lambda: in_process(
+            lambda: plain_runs(plain),
             lambda: plain_whole(plain),
             repeats["whole"],
             1,
