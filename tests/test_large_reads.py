@@ -157,15 +157,16 @@ def test_a_first_page_walks_an_index_in_its_order_and_sorts_nothing(
     store: ReadOnlyStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     selection = "scenario = 's' and collection = 'sweep'"
-    count, page = plans(store, selection, [], 20)
-    # A whole collection is counted from the kept counts (tests/test_run_counts.py).
+    count, page = plans(store, selection, [], 10)
+    # A whole collection is counted from the kept counts (tests/test_run_counts.py), when
+    # they say more runs follow the page.
     assert "idx_run_counts_pair" in count and "idx_runs" not in count, count
     assert "idx_runs_scenario_collection_start" in page and "TEMP B-TREE" not in page
     # Any other condition counts the matching runs, in the index of their collection.
     count, page = plans(store, f"{selection} and name LIKE 'r%'", [], 20)
     assert "INDEX idx_runs_scenario_collection_start" in count, count
     assert "idx_runs_scenario_collection_start" in page and "TEMP B-TREE" not in page
-    _, page = plans(store, "collection = 'sweep'", ["start_time DESC"], 20)
+    _, page = plans(store, "collection = 'sweep'", ["start_time DESC"], 10)
     assert "idx_runs_collection_start" in page and "TEMP B-TREE" not in page
     monkeypatch.setattr(search_module, "_METRIC_WALK_FROM", 0)
     by_metric = plans(store, selection, ["metrics.accuracy DESC"], 20)[1]

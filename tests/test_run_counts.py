@@ -395,6 +395,9 @@ def summaries(path: Path) -> tuple[Any, ...]:
         "UPDATE run_counts SET runs = -3 WHERE collection = 'a'",
         "UPDATE run_counts SET runs = 2.5 WHERE collection = 'a'",
         "UPDATE run_counts SET runs = x'00' WHERE collection = 'a'",
+        # Whole, but past what the float sums of counts hold exactly.
+        "UPDATE run_counts SET runs = 9007199254740993 WHERE collection = 'a'",
+        "UPDATE run_counts SET runs = 9223372036854775807 WHERE collection = 'a'",
     ],
 )
 def test_counts_out_of_range_are_counted_the_long_way(collection_file: Path, forged: str) -> None:
@@ -417,6 +420,34 @@ def test_a_lowered_count_never_hides_the_page_read(collection_file: Path, script
             assert total >= offset + shown
             if shown < limit:  # the last page: the matches end there
                 assert total == 30
+    finally:
+        reader.close()
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        "UPDATE run_counts SET runs = 1000 WHERE collection = 'a'",
+        "DELETE FROM runs WHERE collection = 'a' AND rowid % 3 = 0",
+    ],
+)
+def test_a_raised_count_is_corrected_by_the_page_that_ends_the_runs(
+    collection_file: Path, script: str
+) -> None:
+    """A count higher than the runs (raised, or runs deleted by another tool) promises more
+    pages; the page that ends the runs, even an empty one past them, says the truth."""
+    edited(collection_file, script)
+    connection = sqlite3.connect(collection_file)
+    (real,) = connection.execute("SELECT COUNT(*) FROM runs WHERE collection = 'a'").fetchone()
+    connection.close()
+    reader = ReadOnlyStore(collection_file)
+    try:
+        total, page = search_run_records(reader, "collection = 'a'", [], 10)
+        assert len(page) == 10 and total > 10
+        for offset in (real - 5, real, real + 10):
+            total, page = search_run_records(reader, "collection = 'a'", [], 10, offset)
+            assert len(page) == max(0, real - offset)
+            assert total == real
     finally:
         reader.close()
 

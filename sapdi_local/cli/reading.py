@@ -22,7 +22,7 @@ from ..records import (
     runs_from_records,
 )
 from ..selectors import option_names, options_expression
-from ..store import SCHEMA_VERSION, search_run_records
+from ..store import search_run_records
 from ..store.streaming import RunStream, streamed_runs
 from .common import (
     MAX_LIMIT,
@@ -65,15 +65,16 @@ def where(db: Path | None, as_json: bool) -> None:
     with reader(db) as store:
         counts = store.counts()
         size = store.file_size()
+        version = store.schema_version()  # the file's own: a reader never migrates it
         if as_json:
             print_json(
-                {"path": str(store.path), "bytes": size, "schema_version": SCHEMA_VERSION, **counts}
+                {"path": str(store.path), "bytes": size, "schema_version": version, **counts}
             )
             return
         rows = [
             ("database", str(store.path)),
             ("size", size_text(size)),
-            ("schema", f"version {SCHEMA_VERSION}"),
+            ("schema", f"version {version}"),
             *((name, f"{value:,}") for name, value in counts.items()),
         ]
         click.echo(pairs(rows, width=None))  # the path whole, to be copied

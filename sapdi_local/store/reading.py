@@ -11,7 +11,7 @@ from .copying import _export_copy
 from .database import FILE_MODE, decoded_read
 from .opening import open_read_only
 from .queries import RunQueries
-from .schema import METRIC_VALUES, holds_run_counts
+from .schema import METRIC_VALUES, RUN_COUNT_OUT_OF_RANGE, holds_run_counts
 from .selection import RunFilter, _run_conditions
 
 if TYPE_CHECKING:
@@ -88,6 +88,14 @@ class ReadOnlyStore(RunQueries):
             "runs": int(runs),
             "values": int(values),
         }
+
+    @decoded_read
+    def schema_version(self) -> int:
+        """The schema version of the file as it is: a reader never migrates, so a file an
+        older release wrote keeps its own."""
+        with self._reading() as connection:
+            (version,) = connection.execute("PRAGMA user_version").fetchone()
+        return int(version)
 
     @staticmethod
     def _holds(connection: sqlite3.Connection, kind: str, name: str) -> bool:
@@ -234,7 +242,7 @@ def _kept_run_counts(connection: sqlite3.Connection) -> bool:
     if not holds_run_counts(connection):
         return False
     (forged,) = connection.execute(
-        "SELECT EXISTS (SELECT 1 FROM run_counts WHERE typeof(runs) <> 'integer' OR runs < 0)"
+        f"SELECT EXISTS (SELECT 1 FROM run_counts WHERE {RUN_COUNT_OUT_OF_RANGE})"
     ).fetchone()
     return not forged
 

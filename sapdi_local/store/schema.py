@@ -263,13 +263,27 @@ def keep_run_counts(
             "DELETE FROM run_counts WHERE collection = ?2 AND scenario IS ?1 AND runs <= 0",
             [(scenario, collection) for scenario, collection, _ in changes],
         )
-    connection.executemany(
-        "INSERT INTO run_counts (scenario, collection, runs) "
-        "SELECT scenario, collection, 1 FROM runs WHERE key = ? "
-        "ON CONFLICT (collection, scenario IS NULL, IFNULL(scenario, '')) DO UPDATE SET "
-        "runs = runs + 1",
-        ((key,) for key in added),
-    )
+    for key in added:
+        # An update, else an insert, rather than an upsert: an upsert needs the unique
+        # index, and a file whose index another tool dropped must still take new runs.
+        changed = connection.execute(
+            "UPDATE run_counts SET runs = runs + 1 "
+            "WHERE collection = (SELECT collection FROM runs WHERE key = ?1) "
+            "AND scenario IS (SELECT scenario FROM runs WHERE key = ?1)",
+            (key,),
+        ).rowcount
+        if not changed:
+            connection.execute(
+                "INSERT INTO run_counts (scenario, collection, runs) "
+                "SELECT scenario, collection, 1 FROM runs WHERE key = ?",
+                (key,),
+            )
+
+
+# A kept count no sapdi-local writes (another tool's): not a whole number, negative, or
+# past what a float holds exactly (sums of counts are read as floats). Readers count the
+# runs themselves where a selected count is one.
+RUN_COUNT_OUT_OF_RANGE = "typeof(runs) <> 'integer' OR runs < 0 OR runs > 9007199254740992"
 
 
 def recount_runs(connection: sqlite3.Connection) -> None:

@@ -30,7 +30,7 @@ from ..search_language import (
     parse_filter,
 )
 from .queries import RunQueries
-from .schema import holds_run_counts
+from .schema import RUN_COUNT_OUT_OF_RANGE, holds_run_counts
 from .search_sql import (
     _DEFAULT_SUFFIX,
     _bound,
@@ -161,7 +161,7 @@ class CompiledSearch(NamedTuple):
         if self.pairs is None:
             return None
         return _sql(
-            "SELECT TOTAL(runs.runs), TOTAL(typeof(runs.runs) <> 'integer' OR runs.runs < 0) "
+            f"SELECT TOTAL(runs.runs), TOTAL({RUN_COUNT_OUT_OF_RANGE}) "
             "FROM run_counts AS runs WHERE ",
             self.pairs,
         )
@@ -264,8 +264,8 @@ def _search(
                     rows, columns = _page(
                         connection, source, compiler.joins, where, terms, limit, offset
                     )
-        if kept and rows:
-            total = _at_least_the_page(total, offset, len(rows), limit)
+            if kept:
+                total = _checked_kept_total(connection, search, total, offset, len(rows), limit)
         records = {
             row[0]: RunRecord(dict(zip(columns, row, strict=True)), {}, {}, {}, {}) for row in rows
         }
@@ -290,13 +290,25 @@ def _total(connection: sqlite3.Connection, search: CompiledSearch) -> tuple[int,
     return _counted(connection, search.count_statement()), False
 
 
-def _at_least_the_page(total: int, offset: int, shown: int, limit: int | None) -> int:
+def _checked_kept_total(
+    connection: sqlite3.Connection,
+    search: CompiledSearch,
+    total: int,
+    offset: int,
+    shown: int,
+    limit: int | None,
+) -> int:
     """A kept ``total`` checked against the page read beside it (``shown`` runs from
-    ``offset`` on): a page shorter than ``limit`` ends the matches, and no total hides a
-    run shown. A count another tool lowered could otherwise page away from runs there."""
-    if limit is None or shown < limit:
+    ``offset`` on), so that a count another tool changed neither hides a run nor promises
+    runs that are not there: a page shorter than ``limit`` ends the matches; a full page
+    that reaches the kept total cannot tell whether more follow, and an empty page past
+    the first cannot tell where the matches ended, so then the runs are counted."""
+    if limit is not None and shown == limit and total > offset + shown:
+        return total
+    page_ends_the_matches = limit is None or shown < limit
+    if page_ends_the_matches and (shown or not offset):
         return offset + shown
-    return max(total, offset + shown)
+    return _counted(connection, search.count_statement())
 
 
 def _page(

@@ -44,7 +44,6 @@ from ..search_language import (
 )
 from ..selectors import option_names, options_expression, with_statuses
 from ..store import (
-    SCHEMA_VERSION,
     ReadOnlyStore,
     RunFilter,
     RunRecord,
@@ -77,7 +76,7 @@ def database(store: ReadOnlyStore, query: Query) -> dict[str, Any]:
     return {
         "path": str(store.path),
         "bytes": store.file_size(),
-        "schema_version": SCHEMA_VERSION,
+        "schema_version": store.schema_version(),  # the file's: the explorer never migrates
         "version": __version__,
         "counts": counts,
         # Set when the file sits where SQLite cannot share it with writers: what is missed.
