@@ -35,7 +35,8 @@ from sapdi_local import MLTrackingSDK
 from sapdi_local.errors import StorageError
 from sapdi_local.store import ReadOnlyStore, RunFilter, search_run_records
 from sapdi_local.store import search as search_module
-from sapdi_local.store.schema import SCHEMA_VERSION, apply_migrations, recount_runs
+from sapdi_local.store.counts import recount_runs
+from sapdi_local.store.schema import SCHEMA_VERSION, apply_migrations
 
 # The folder holding the package these tests import, which child processes import too.
 PACKAGE_ROOT = Path(sapdi_local.__file__).resolve().parent.parent

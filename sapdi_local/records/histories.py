@@ -12,7 +12,7 @@ from ..model import (
     Unreadable,
     UnreadableFieldWarning,
 )
-from .runs import (
+from .checks import (
     _STEP_LIMIT,
     _STEP_TYPES,
     _metric_value,
@@ -22,8 +22,8 @@ from .runs import (
     name_problem,
     number_problem,
     time_problem,
-    warn_unreadable,
 )
+from .runs import warn_unreadable
 
 if TYPE_CHECKING:
     from ..store import ReadOnlyStore

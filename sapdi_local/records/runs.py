@@ -7,8 +7,6 @@ import os
 import warnings
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from functools import partial
-from itertools import chain
-from operator import is_not
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..context import process_is_gone
@@ -18,8 +16,6 @@ from ..errors import (
 from ..model import (
     KILLED,
     RUNNING,
-    STATUSES,
-    MetricValue,
     Run,
     Unreadable,
     UnreadableFieldWarning,
@@ -27,57 +23,30 @@ from ..model import (
     utc_from_seconds_each,
 )
 from ..validation import (
-    MAX_METRIC_VALUE,
-    MAX_NAME_LENGTH,
-    MAX_TIMESTAMP,
-    MAX_VALUE_LENGTH,
-    MIN_TIMESTAMP,
-    TIME_RANGE_TEXT,
     decode_label,
+)
+from .checks import (
+    _MAX_PID,
+    _NAME_COLUMNS,
+    _OPTIONAL_NAME_COLUMNS,
+    _STORED_STATUSES,
+    _TIME_COLUMNS,
+    _columns_readable,
+    _label_value,
+    _metric_number,
+    _names_readable,
+    _numbers_readable,
+    _text_value,
+    _texts_readable,
+    described,
+    name_problem,
+    time_problem,
 )
 
 if TYPE_CHECKING:
     from datetime import datetime
 
     from ..store import RunColumns, RunRecord
-
-
-# ------------------------------------------------------------ reading stored runs
-#
-# A file edited by hand or by another tool can hold what no sapdi-local writes: a label that
-# is not JSON (or JSON nested thousands deep), a time or metric value that is text, a blob
-# or out of range, a status of its own, a name megabytes long. Every reader (get_runs, the
-# command line, the explorer) reads a stored field by the rule the SDK keeps when it writes
-# that field; a field that breaks it is left out (None, or missing from the run's
-# parameters, tags, labels or metrics), named in the run's ``unreadable``, and the run is
-# read all the same. A metric history leaves out each stored value whose value, step or
-# timestamp breaks its rule.
-
-_MAX = MAX_METRIC_VALUE
-_STEP_LIMIT = 2**63  # steps are stored as 64-bit integers
-# Rows become MetricValues without a Python call each: a history has up to 1000 per metric.
-_metric_value = partial(tuple.__new__, MetricValue)
-
-_STORED_STATUSES = tuple(status for status in STATUSES if status != KILLED)
-_NAME_COLUMNS = ("name", "collection")  # a run always has these
-_OPTIONAL_NAME_COLUMNS = (
-    "scenario",
-    "scenario_version",
-    "notebook",
-    "pipeline",
-    "execution",
-    "host",
-    "pid_started",
-)
-_TIME_COLUMNS = ("start_time", "end_time")
-_MAX_PID = 2**31 - 1
-_FLOAT_ONLY = frozenset((float,))
-_TEXT_ONLY = frozenset((str,))
-_INT_ONLY = frozenset((int,))
-_DEFAULT_FLAGS = frozenset((0, 1))
-_STATUS_SET = frozenset(_STORED_STATUSES)
-_NOT_NONE = partial(is_not, None)
-_STEP_TYPES = frozenset((int, type(None)))
 
 
 class StoredRun(NamedTuple):
@@ -90,115 +59,6 @@ class StoredRun(NamedTuple):
     labels: dict[str, Any]
     metrics: dict[str, float]
     unreadable: tuple[Unreadable, ...]
-
-
-def described(value: object) -> str:
-    """A stored value in a few words, for a message: its kind, and its start if it is text."""
-    if value is None:
-        return "NULL"
-    if isinstance(value, bytes):
-        return f"a blob of {len(value):,} byte" + ("" if len(value) == 1 else "s")
-    if isinstance(value, str):
-        if len(value) <= 40:
-            return f"text {value!r}"
-        return f"text of {len(value):,} characters ({value[:20]!r}…)"
-    return f"{type(value).__name__} {value!r}"[:60]
-
-
-def name_problem(value: object) -> str | None:
-    """Why a stored name (of a run, a collection, a parameter, tag, label or metric) is not
-    one sapdi-local writes; None if it is."""
-    if isinstance(value, str) and 0 < len(value) <= MAX_NAME_LENGTH:
-        return None if "\x00" not in value else "text holding a NUL character"
-    if not isinstance(value, str):
-        return f"{described(value)}, not text"
-    if not value:
-        return "empty"
-    return f"{len(value):,} characters long; names have at most {MAX_NAME_LENGTH}"
-
-
-def readable_names(names: Sequence[object], left_out: Sequence[str] = ()) -> list[str]:
-    """The names, of parameters, tags or metrics, that a run read through the API can show:
-    text the SDK would have written, except ``left_out`` (a name that cannot be read is left
-    out of the runs too, each run naming it in its ``unreadable``)."""
-    return [
-        name
-        for name in names
-        if isinstance(name, str) and name_problem(name) is None and name not in left_out
-    ]
-
-
-def number_problem(value: object) -> str | None:
-    """Why a stored metric value is not one sapdi-local writes; None if it is."""
-    if isinstance(value, (float, int)) and not isinstance(value, bool):
-        if -_MAX <= value <= _MAX:
-            return None
-        return f"{value!r}, not a finite number"
-    return f"{described(value)}, not a number"
-
-
-def time_problem(value: object) -> str | None:
-    """Why a stored time (Unix seconds, or NULL) is not one every reader can show; None if
-    it is."""
-    if value is None:
-        return None
-    if isinstance(value, (float, int)) and not isinstance(value, bool):
-        if MIN_TIMESTAMP <= value <= MAX_TIMESTAMP:
-            return None
-        return f"{value!r} Unix seconds, outside {TIME_RANGE_TEXT}"
-    return f"{described(value)}, not Unix seconds"
-
-
-def _text_value(kind: str, name: str, value: object) -> str:
-    if isinstance(value, str):
-        if len(value) <= MAX_VALUE_LENGTH:
-            return value
-        raise InvalidValueError(
-            f"{kind} {name!r} has a value of {len(value):,} characters; values have at most "
-            f"{MAX_VALUE_LENGTH}"
-        )
-    raise InvalidValueError(f"{kind} {name!r} is {described(value)}, not text")
-
-
-def _metric_number(kind: str, name: str, value: object) -> float:
-    problem = number_problem(value)
-    if problem is not None:
-        raise InvalidValueError(f"{kind} {name!r} is {problem}")
-    return float(value)  # type: ignore[arg-type]  # a number: number_problem said so
-
-
-def _label_value(kind: str, name: str, value: object) -> object:
-    return decode_label(name, value)
-
-
-# Checks of many stored names or values at once, without a Python call per item: a list
-# of 10,000 runs reads 100,000 of them.
-def _names_readable(names: Collection[Any]) -> bool:
-    return (
-        _TEXT_ONLY.issuperset(map(type, names))
-        and all(names)  # none empty
-        and max(map(len, names), default=0) <= MAX_NAME_LENGTH
-        and "\x00" not in "".join(names)
-    )
-
-
-def _texts_readable(values: Collection[Any]) -> bool:
-    return (
-        _TEXT_ONLY.issuperset(map(type, values))
-        and max(map(len, values), default=0) <= MAX_VALUE_LENGTH
-    )
-
-
-def _numbers_readable(values: Collection[Any]) -> bool:
-    return _FLOAT_ONLY.issuperset(map(type, values)) and (
-        not values or (min(values) >= -_MAX and max(values) <= _MAX)
-    )
-
-
-def _times_readable(values: Collection[Any]) -> bool:
-    return _FLOAT_ONLY.issuperset(map(type, values)) and (
-        not values or (min(values) >= MIN_TIMESTAMP and max(values) <= MAX_TIMESTAMP)
-    )
 
 
 def _read_entries(
@@ -305,44 +165,6 @@ def _columns_of(records: Sequence[RunRecord]) -> RunColumns:
 def _decoded_labels(labels: dict[str, str]) -> dict[str, Any]:
     # Most runs have no labels: their empty dict is kept, not copied.
     return {name: decode_label(name, text) for name, text in labels.items()} if labels else labels
-
-
-def _columns_readable(runs: RunColumns) -> bool:
-    """Whether every field of ``runs`` but their labels' JSON can be read as it is.
-
-    Names repeat from run to run (a collection, a scenario, a parameter's name), so each
-    distinct one is checked once."""
-    column = runs.column
-
-    def present(name: str) -> list[Any]:
-        return list(filter(_NOT_NONE, column(name)))
-
-    pids = present("pid")
-    if not (
-        _TEXT_ONLY.issuperset(map(type, column("id")))
-        and all(None not in column(name) for name in _NAME_COLUMNS)
-        and _names_readable(
-            set(chain.from_iterable(map(column, _NAME_COLUMNS + _OPTIONAL_NAME_COLUMNS))) - {None}
-        )
-        and _DEFAULT_FLAGS.issuperset(column("collection_is_default"))
-        and _STATUS_SET.issuperset(column("status"))
-        and all(_times_readable(present(name)) for name in _TIME_COLUMNS)
-        and _INT_ONLY.issuperset(map(type, pids))
-        and (not pids or (min(pids) >= 0 and max(pids) <= _MAX_PID))
-    ):
-        return False
-    for maps, values_readable in (
-        (runs.parameters, _texts_readable),
-        (runs.tags, _texts_readable),
-        (runs.labels, _texts_readable),  # JSON text: decoded run by run
-        (runs.metrics, _numbers_readable),
-    ):
-        if not (
-            _names_readable(set(chain.from_iterable(maps)))
-            and values_readable(list(chain.from_iterable(map(dict.values, maps))))
-        ):
-            return False
-    return True
 
 
 def shown_status(row: Mapping[str, Any]) -> str | None:

@@ -12,16 +12,10 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from ..errors import StorageError, TrackingError
 from ..files import publish, refuse_existing, temporary_beside
 from ..run_rules import check_run_content, shown
+from .counts import METRIC_VALUES, add_to_count, holds_run_counts, recount_runs
 from .imported import ImportedRun, import_runs
 from .opening import escaped_text
-from .schema import (
-    _RUN_COLUMNS,
-    METRIC_VALUES,
-    RUN_CHILD_TABLES,
-    add_to_count,
-    holds_run_counts,
-    recount_runs,
-)
+from .schema import _RUN_COLUMNS, RUN_CHILD_TABLES
 
 if TYPE_CHECKING:
     from pathlib import Path

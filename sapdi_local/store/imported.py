@@ -7,15 +7,9 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..validation import HISTORY_WINDOW
+from .counts import METRIC_VALUES, RUN_PAIR_COLUMNS, add_to_count, keep_run_counts
 from .database import collector_paused
-from .schema import (
-    _RUN_COLUMNS,
-    METRIC_VALUES,
-    RUN_CHILD_TABLES,
-    RUN_PAIR_COLUMNS,
-    add_to_count,
-    keep_run_counts,
-)
+from .schema import _RUN_COLUMNS, RUN_CHILD_TABLES
 
 if TYPE_CHECKING:
     from .writing import Store

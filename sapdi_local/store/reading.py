@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import StorageError
 from .copying import _export_copy
+from .counts import METRIC_VALUES, RUN_COUNT_OUT_OF_RANGE, holds_run_counts
 from .database import FILE_MODE, decoded_read
 from .opening import open_read_only
 from .queries import RunQueries
-from .schema import METRIC_VALUES, RUN_COUNT_OUT_OF_RANGE, holds_run_counts
 from .selection import RunFilter, _run_conditions
 
 if TYPE_CHECKING:

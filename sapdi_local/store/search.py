@@ -29,8 +29,8 @@ from ..search_language import (
     check_page,
     parse_filter,
 )
+from .counts import RUN_COUNT_OUT_OF_RANGE, holds_run_counts
 from .queries import RunQueries
-from .schema import RUN_COUNT_OUT_OF_RANGE, holds_run_counts
 from .search_sql import (
     _DEFAULT_SUFFIX,
     _bound,

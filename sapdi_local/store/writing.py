@@ -14,16 +14,11 @@ from operator import add
 from typing import Any
 
 from ..validation import HISTORY_WINDOW
+from .counts import METRIC_VALUES, RUN_PAIR_COLUMNS, add_to_count, keep_run_counts
 from .database import _chunks, collector_paused
 from .push_records import PushRecords
 from .queries import RunQueries
-from .schema import (
-    METRIC_VALUES,
-    RUN_CHILD_TABLES,
-    RUN_PAIR_COLUMNS,
-    add_to_count,
-    keep_run_counts,
-)
+from .schema import RUN_CHILD_TABLES
 from .selection import RunFilter
 
 # Columns of ``runs`` that a persist may change.
