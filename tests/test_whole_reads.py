@@ -31,6 +31,7 @@ from sapdi_local.model import Run, UnreadableFieldWarning
 from sapdi_local.records import run_fields_from_columns, runs_from_columns, runs_from_records
 from sapdi_local.sdk import reading as reading_module
 from sapdi_local.store import ReadOnlyStore, RunColumns, RunFilter
+from sapdi_local.ui import api
 
 CONTEXT: dict[str, Any] = {"scenario": "s", "scenario_version": "v1", "pipeline": "train.py"}
 EVERY_RUN = RunFilter(scenarios=("s",))
@@ -362,6 +363,9 @@ def test_get_runs_and_runs_frame_leave_the_collector_as_they_found_it(
         assert len(sdk.get_runs(scenario="s")) == 12
         assert gc.isenabled() is enabled
         assert len(sdk.runs_frame(scenario="s")) == 12
+        assert gc.isenabled() is enabled
+        with closing(ReadOnlyStore(path)) as store:
+            assert len(api.runs(store, {"scenario": ["s"]})["runs"]) == 12  # the explorer's list
         assert gc.isenabled() is enabled
 
         def broken(*arguments: Any, **keywords: Any) -> Any:

@@ -47,6 +47,7 @@ from ..store import (
     ReadOnlyStore,
     RunFilter,
     RunRecord,
+    collector_paused,
     search_run_records,
 )
 from .query import (
@@ -150,17 +151,20 @@ def runs(store: ReadOnlyStore, query: Query) -> dict[str, Any]:
     order = _run_order(query)
     offset = _count(query, "offset", 0, MAX_OFFSET) or 0
     limit = _count(query, "limit", None, MAX_LIMIT)
-    try:
-        total, records = _search(
-            store, expression, _single(query, "q") or None, order, limit, offset
-        )
-    except InvalidFilterError as error:  # stopped after SEARCH_SECONDS
-        raise ApiError(400, str(error), parameter="where") from None
+    # A list of every run makes millions of objects and no cycles among them (see get_runs).
+    with collector_paused():
+        try:
+            total, records = _search(
+                store, expression, _single(query, "q") or None, order, limit, offset
+            )
+        except InvalidFilterError as error:  # stopped after SEARCH_SECONDS
+            raise ApiError(400, str(error), parameter="where") from None
+        summaries = [run_summary(stored) for stored in read_records(records)]
     columns = store.column_names(_columns_selection(store, options))
     return {
         "total": total,
         "offset": offset,
-        "runs": [run_summary(stored) for stored in read_records(records)],
+        "runs": summaries,
         "columns": {
             "parameters": readable_names(columns["parameters"]),
             "metrics": readable_names(columns["metrics"]),
