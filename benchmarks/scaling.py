@@ -13,8 +13,10 @@ run as their own process, their peak memory:
 - in the process, the first page of 200 runs sorted by start time and by
   ``metrics.accuracy DESC``, through ``search_run_records`` and through the explorer's JSON
   API (``/api/runs``), and ``/api/database``;
-- whole-collection reads, ``get_runs(scenario=...)`` and ``runs_frame``, against plain SQL
-  reading the same rows (the runs, then their parameters, tags, labels and last metrics);
+- whole-collection reads, ``get_runs(scenario=...)``, ``runs_frame`` and the explorer's list
+  of every run, against plain SQL reading the same rows (the runs, then their parameters,
+  tags, labels and last metrics), and the floor of get_runs (its Runs made from plain SQL's
+  rows with nothing checked);
 - ``export`` as CSV, JSON and a database copy, and ``runs --json`` of every run: time and
   peak memory of the process;
 - opening, for writing, a file written by schema version 4 (the files of the release before
@@ -647,6 +649,23 @@ def measure_size(runs: int, quick: bool, folder: Path) -> dict[str, tuple[Operat
         ),
         lambda: in_process(
             lambda: sdk.runs_frame(scenario=SCENARIO),
+            lambda: plain_whole(plain),
+            repeats["whole"],
+            1,
+        ),
+    )
+    every_run = {"scenario": [SCENARIO], "collection": [COLLECTION]}  # no limit: all of them
+    step(
+        Operation(
+            "the explorer's /api/runs, every run",
+            "plain SQL reading the same rows",
+            "SQL",
+            "ui.api.runs(store, query) without a limit, in the process: every run of the "
+            "collection as the JSON-ready summaries of the explorer's list",
+            whole_target,
+        ),
+        lambda: in_process(
+            lambda: api.runs(store, every_run),
             lambda: plain_whole(plain),
             repeats["whole"],
             1,

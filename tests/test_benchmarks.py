@@ -78,6 +78,7 @@ def test_scaling_suite_reports_every_operation_at_every_size(tmp_path: Path) -> 
     assert any(name.startswith("runs_frame(") for name in operations)
     # The floor of get_runs, which the suite checks gives get_runs' very Runs.
     assert "the same Runs from plain SQL, nothing checked" in operations
+    assert "the explorer's /api/runs, every run" in operations
     for format_name in ("csv", "json", "db"):
         assert any(f"export --format {format_name}" in name for name in operations)
     for name, figures_by_key in by_operation.items():
