@@ -439,8 +439,8 @@ def plain_runs(connection: sqlite3.Connection) -> list[Any]:
     with nothing checked and the collector paused: the floor of any read that returns them
     (each run a ``Run`` with its times, ``start``/``end`` as ISO text and a dict of each
     kind of its own). ``measure_size`` checks it equals get_runs' answer."""
+    from sapdi_local.collector import collector_paused
     from sapdi_local.model import Run
-    from sapdi_local.store import collector_paused
 
     with collector_paused():
         rows = connection.execute(

@@ -62,8 +62,9 @@ def runs_frame(runs: Sequence[Run]) -> Any:
 
 def fields_frame(fields: Mapping[str, Sequence[Any]]) -> Any:
     """``runs_frame`` of runs given as their fields (``Run``'s field names, each with a value
-    per run; empty for no runs), without the SDK's own ``start`` and ``end`` parameters and
-    ``runName`` tag, which the frame has as columns of their own already.
+    per run; empty for no runs). Their maps may hold the SDK's own ``start`` and ``end``
+    parameters and ``runName`` tag or not: the frame leaves them out either way, as it has
+    columns of their own for them.
 
     Made a column at a time, not a dict per run: pandas turns a dict of lists into a frame
     far faster than a list of dicts."""

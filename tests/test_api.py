@@ -468,7 +468,7 @@ def test_persist_restores_the_garbage_collector() -> None:
     """A persist pauses Python's cyclic collector only for itself."""
     import gc
 
-    from sapdi_local.store import collector_paused
+    from sapdi_local.collector import collector_paused
 
     assert gc.isenabled()
     with collector_paused():

@@ -249,7 +249,7 @@ def test_an_empty_first_page_totals_zero(collection_file: Path) -> None:
     assert total == 0
 
 
-def test_a_dropped_count_index_is_named_or_mended(collection_file: Path) -> None:
+def test_counts_stay_exact_and_writes_go_on_without_the_count_index(collection_file: Path) -> None:
     edited(collection_file, "DROP INDEX idx_run_counts_pair")
     sdk = MLTrackingSDK(db_path=collection_file, scenario="s", pipeline="p.py")
     try:

@@ -435,7 +435,8 @@ def test_a_raised_count_is_corrected_by_the_page_that_ends_the_runs(
     collection_file: Path, script: str
 ) -> None:
     """A count higher than the runs (raised, or runs deleted by another tool) promises more
-    pages; the page that ends the runs, even an empty one past them, says the truth."""
+    pages; the page that ends the runs, full or not, or an empty one past them, says the
+    truth."""
     edited(collection_file, script)
     connection = sqlite3.connect(collection_file)
     (real,) = connection.execute("SELECT COUNT(*) FROM runs WHERE collection = 'a'").fetchone()
@@ -444,7 +445,8 @@ def test_a_raised_count_is_corrected_by_the_page_that_ends_the_runs(
     try:
         total, page = search_run_records(reader, "collection = 'a'", [], 10)
         assert len(page) == 10 and total > 10
-        for offset in (real - 5, real, real + 10):
+        # The full page that ends the runs, a short one, and empty ones past them.
+        for offset in (real - 10, real - 5, real, real + 10):
             total, page = search_run_records(reader, "collection = 'a'", [], 10, offset)
             assert len(page) == max(0, real - offset)
             assert total == real

@@ -226,7 +226,7 @@ def test_run_columns_hold_the_records_column_by_column(store: ReadOnlyStore) -> 
     assert RunColumns.from_records(records) == columns
     assert list(columns.column("name")) == [record.row["name"] for record in records]
     assert columns.names == tuple(records[0].row)
-    with pytest.raises(ValueError):
+    with pytest.raises(KeyError, match="runs has no column 'no such column'; its columns: key"):
         columns.column("no such column")
 
 

@@ -38,13 +38,13 @@ if TYPE_CHECKING:
 # timestamp breaks its rule.
 
 _MAX = MAX_METRIC_VALUE
-_STEP_LIMIT = 2**63  # steps are stored as 64-bit integers
+STEP_LIMIT = 2**63  # steps are stored as 64-bit integers
 # Rows become MetricValues without a Python call each: a history has up to 1000 per metric.
-_metric_value = partial(tuple.__new__, MetricValue)
+metric_value = partial(tuple.__new__, MetricValue)
 
-_STORED_STATUSES = tuple(status for status in STATUSES if status != KILLED)
-_NAME_COLUMNS = ("name", "collection")  # a run always has these
-_OPTIONAL_NAME_COLUMNS = (
+STORED_STATUSES = tuple(status for status in STATUSES if status != KILLED)
+NAME_COLUMNS = ("name", "collection")  # a run always has these
+OPTIONAL_NAME_COLUMNS = (
     "scenario",
     "scenario_version",
     "notebook",
@@ -53,15 +53,15 @@ _OPTIONAL_NAME_COLUMNS = (
     "host",
     "pid_started",
 )
-_TIME_COLUMNS = ("start_time", "end_time")
-_MAX_PID = 2**31 - 1
+TIME_COLUMNS = ("start_time", "end_time")
+MAX_PID = 2**31 - 1
 _FLOAT_ONLY = frozenset((float,))
 _TEXT_ONLY = frozenset((str,))
 _INT_ONLY = frozenset((int,))
 _DEFAULT_FLAGS = frozenset((0, 1))
-_STATUS_SET = frozenset(_STORED_STATUSES)
+_STATUS_SET = frozenset(STORED_STATUSES)
 _NOT_NONE = partial(is_not, None)
-_STEP_TYPES = frozenset((int, type(None)))
+STEP_TYPES = frozenset((int, type(None)))
 
 
 def described(value: object) -> str:
@@ -121,7 +121,7 @@ def time_problem(value: object) -> str | None:
     return f"{described(value)}, not Unix seconds"
 
 
-def _text_value(kind: str, name: str, value: object) -> str:
+def text_value(kind: str, name: str, value: object) -> str:
     if isinstance(value, str):
         if len(value) <= MAX_VALUE_LENGTH:
             return value
@@ -132,20 +132,20 @@ def _text_value(kind: str, name: str, value: object) -> str:
     raise InvalidValueError(f"{kind} {name!r} is {described(value)}, not text")
 
 
-def _metric_number(kind: str, name: str, value: object) -> float:
+def metric_number(kind: str, name: str, value: object) -> float:
     problem = number_problem(value)
     if problem is not None:
         raise InvalidValueError(f"{kind} {name!r} is {problem}")
     return float(value)  # type: ignore[arg-type]  # a number: number_problem said so
 
 
-def _label_value(kind: str, name: str, value: object) -> object:
+def label_value(kind: str, name: str, value: object) -> object:
     return decode_label(name, value)
 
 
 # Checks of many stored names or values at once, without a Python call per item: a list
 # of 10,000 runs reads 100,000 of them.
-def _names_readable(names: Collection[Any]) -> bool:
+def names_readable(names: Collection[Any]) -> bool:
     return (
         _TEXT_ONLY.issuperset(map(type, names))
         and all(names)  # none empty
@@ -154,26 +154,26 @@ def _names_readable(names: Collection[Any]) -> bool:
     )
 
 
-def _texts_readable(values: Collection[Any]) -> bool:
+def texts_readable(values: Collection[Any]) -> bool:
     return (
         _TEXT_ONLY.issuperset(map(type, values))
         and max(map(len, values), default=0) <= MAX_VALUE_LENGTH
     )
 
 
-def _numbers_readable(values: Collection[Any]) -> bool:
+def numbers_readable(values: Collection[Any]) -> bool:
     return _FLOAT_ONLY.issuperset(map(type, values)) and (
         not values or (min(values) >= -_MAX and max(values) <= _MAX)
     )
 
 
-def _times_readable(values: Collection[Any]) -> bool:
+def times_readable(values: Collection[Any]) -> bool:
     return _FLOAT_ONLY.issuperset(map(type, values)) and (
         not values or (min(values) >= MIN_TIMESTAMP and max(values) <= MAX_TIMESTAMP)
     )
 
 
-def _columns_readable(runs: RunColumns) -> bool:
+def columns_readable(runs: RunColumns) -> bool:
     """Whether every field of ``runs`` but their labels' JSON can be read as it is.
 
     Names repeat from run to run (a collection, a scenario, a parameter's name), so each
@@ -186,25 +186,25 @@ def _columns_readable(runs: RunColumns) -> bool:
     pids = present("pid")
     if not (
         _TEXT_ONLY.issuperset(map(type, column("id")))
-        and all(None not in column(name) for name in _NAME_COLUMNS)
-        and _names_readable(
-            set(chain.from_iterable(map(column, _NAME_COLUMNS + _OPTIONAL_NAME_COLUMNS))) - {None}
+        and all(None not in column(name) for name in NAME_COLUMNS)
+        and names_readable(
+            set(chain.from_iterable(map(column, NAME_COLUMNS + OPTIONAL_NAME_COLUMNS))) - {None}
         )
         and _DEFAULT_FLAGS.issuperset(column("collection_is_default"))
         and _STATUS_SET.issuperset(column("status"))
-        and all(_times_readable(present(name)) for name in _TIME_COLUMNS)
+        and all(times_readable(present(name)) for name in TIME_COLUMNS)
         and _INT_ONLY.issuperset(map(type, pids))
-        and (not pids or (min(pids) >= 0 and max(pids) <= _MAX_PID))
+        and (not pids or (min(pids) >= 0 and max(pids) <= MAX_PID))
     ):
         return False
     for maps, values_readable in (
-        (runs.parameters, _texts_readable),
-        (runs.tags, _texts_readable),
-        (runs.labels, _texts_readable),  # JSON text: decoded run by run
-        (runs.metrics, _numbers_readable),
+        (runs.parameters, texts_readable),
+        (runs.tags, texts_readable),
+        (runs.labels, texts_readable),  # JSON text: decoded run by run
+        (runs.metrics, numbers_readable),
     ):
         if not (
-            _names_readable(set(chain.from_iterable(maps)))
+            names_readable(set(chain.from_iterable(maps)))
             and values_readable(list(chain.from_iterable(map(dict.values, maps))))
         ):
             return False

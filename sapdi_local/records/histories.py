@@ -13,15 +13,15 @@ from ..model import (
     UnreadableFieldWarning,
 )
 from .checks import (
-    _STEP_LIMIT,
-    _STEP_TYPES,
-    _metric_value,
-    _numbers_readable,
-    _times_readable,
+    STEP_LIMIT,
+    STEP_TYPES,
     described,
+    metric_value,
     name_problem,
     number_problem,
+    numbers_readable,
     time_problem,
+    times_readable,
 )
 from .runs import warn_unreadable
 
@@ -60,11 +60,11 @@ def read_history(
     # up to 1000 values per metric.
     values, steps, stamps = zip(*rows, strict=True)
     if (
-        _numbers_readable(values)
-        and _STEP_TYPES.issuperset(map(type, steps))
-        and _times_readable(stamps)
+        numbers_readable(values)
+        and STEP_TYPES.issuperset(map(type, steps))
+        and times_readable(stamps)
     ):
-        return tuple(map(_metric_value, rows)), None
+        return tuple(map(metric_value, rows)), None
     kept: list[MetricValue] = []
     first: str | None = None
     for value, step, stamp in rows:
@@ -88,9 +88,7 @@ def _stored_value_problem(value: object, step: object, stamp: object) -> str | N
     if problem is not None:
         return f"a value is {problem}"
     if step is not None and (
-        not isinstance(step, int)
-        or isinstance(step, bool)
-        or not -_STEP_LIMIT <= step < _STEP_LIMIT
+        not isinstance(step, int) or isinstance(step, bool) or not -STEP_LIMIT <= step < STEP_LIMIT
     ):
         return f"a step is {described(step)}, not a 64-bit integer"
     if stamp is None:

@@ -26,20 +26,20 @@ from ..validation import (
     decode_label,
 )
 from .checks import (
-    _MAX_PID,
-    _NAME_COLUMNS,
-    _OPTIONAL_NAME_COLUMNS,
-    _STORED_STATUSES,
-    _TIME_COLUMNS,
-    _columns_readable,
-    _label_value,
-    _metric_number,
-    _names_readable,
-    _numbers_readable,
-    _text_value,
-    _texts_readable,
+    MAX_PID,
+    NAME_COLUMNS,
+    OPTIONAL_NAME_COLUMNS,
+    STORED_STATUSES,
+    TIME_COLUMNS,
+    columns_readable,
     described,
+    label_value,
+    metric_number,
     name_problem,
+    names_readable,
+    numbers_readable,
+    text_value,
+    texts_readable,
     time_problem,
 )
 
@@ -71,7 +71,7 @@ def _read_entries(
     """The entries of ``stored`` (parameters, tags, labels or metrics) whose name and value
     can be read (``read`` gives the value or raises); each other one is left out and named
     in ``unreadable``. When ``all_readable`` says every value is, they are taken as they are."""
-    if all_readable is not None and _names_readable(stored) and all_readable(stored.values()):
+    if all_readable is not None and names_readable(stored) and all_readable(stored.values()):
         return stored
     entries: dict[str, Any] = {}
     for name, value in stored.items():
@@ -88,7 +88,8 @@ def _read_entries(
 
 
 def read_record(record: RunRecord) -> StoredRun:
-    """A stored run with every field read by the rule the SDK writes it by (see above)."""
+    """A stored run with every field read by the rule the SDK writes it by (see
+    ``records/checks.py``)."""
     row = record.row
     unreadable: list[Unreadable] = []
     read = row
@@ -104,35 +105,35 @@ def read_record(record: RunRecord) -> StoredRun:
     if run_id.__class__ is not str:
         # Kept, as text, rather than left out: a run is known by its id.
         refuse("id", f"{described(run_id)}, not text", repr(run_id))
-    for column in _NAME_COLUMNS:
+    for column in NAME_COLUMNS:
         problem = name_problem(row[column])
         if problem is not None:
             refuse(column, problem)
-    for column in _OPTIONAL_NAME_COLUMNS:
+    for column in OPTIONAL_NAME_COLUMNS:
         if row[column] is not None:
             problem = name_problem(row[column])
             if problem is not None:
                 refuse(column, problem)
     if row["collection_is_default"] not in (0, 1):
         refuse("collection_is_default", f"{described(row['collection_is_default'])}, not 0 or 1", 0)
-    if row["status"] not in _STORED_STATUSES:
-        refuse("status", f"{described(row['status'])}, not one of {', '.join(_STORED_STATUSES)}")
-    for column in _TIME_COLUMNS:
+    if row["status"] not in STORED_STATUSES:
+        refuse("status", f"{described(row['status'])}, not one of {', '.join(STORED_STATUSES)}")
+    for column in TIME_COLUMNS:
         problem = time_problem(row[column])
         if problem is not None:
             refuse(column, problem)
     pid = row["pid"]
-    if pid is not None and (pid.__class__ is not int or not 0 <= pid <= _MAX_PID):
+    if pid is not None and (pid.__class__ is not int or not 0 <= pid <= MAX_PID):
         refuse("pid", f"{described(pid)}, not a process id")
     return StoredRun(
         row=read,
         parameters=_read_entries(
-            record.parameters, "parameter", _text_value, _texts_readable, unreadable
+            record.parameters, "parameter", text_value, texts_readable, unreadable
         ),
-        tags=_read_entries(record.tags, "tag", _text_value, _texts_readable, unreadable),
-        labels=_read_entries(record.labels, "label", _label_value, None, unreadable),
+        tags=_read_entries(record.tags, "tag", text_value, texts_readable, unreadable),
+        labels=_read_entries(record.labels, "label", label_value, None, unreadable),
         metrics=_read_entries(
-            record.metrics, "metric", _metric_number, _numbers_readable, unreadable
+            record.metrics, "metric", metric_number, numbers_readable, unreadable
         ),
         unreadable=tuple(unreadable),
     )
@@ -142,7 +143,7 @@ def read_records(records: Sequence[RunRecord]) -> list[StoredRun]:
     """``read_record`` of each record. The usual list, where nothing is left out, is checked
     in bulk (a column or a kind of entry of all the runs at once, without a Python call per
     field): a list of 10,000 runs costs little more than its labels' JSON."""
-    if not records or not _columns_readable(_columns_of(records)):
+    if not records or not columns_readable(_columns_of(records)):
         return [read_record(record) for record in records]
     stored: list[StoredRun] = []
     for record in records:
@@ -213,7 +214,7 @@ def run_fields_from_columns(runs: RunColumns) -> dict[str, Sequence[Any]] | None
     instead."""
     if not runs.run_count:
         return {}
-    if not _columns_readable(runs):
+    if not columns_readable(runs):
         return None
     try:
         labels = list(map(_decoded_labels, runs.labels))
@@ -221,10 +222,12 @@ def run_fields_from_columns(runs: RunColumns) -> dict[str, Sequence[Any]] | None
         return None
     column = runs.column
     statuses = column("status")
-    if RUNNING in statuses:
+    if RUNNING in statuses:  # as shown_status shows them, from the columns
         statuses = tuple(
-            shown_status(record.row) if status == RUNNING else status
-            for status, record in zip(statuses, runs.records(), strict=True)
+            KILLED if status == RUNNING and process_is_gone(host, pid, started) else status
+            for status, host, pid, started in zip(
+                statuses, column("host"), column("pid"), column("pid_started"), strict=True
+            )
         )
     return {
         "id": column("id"),

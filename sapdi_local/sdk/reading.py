@@ -60,7 +60,7 @@ class RunReading(SdkBase):
             "get_runs", scenario, scenario_version, pipeline, execution, notebook, run, tags
         )
         self._flush_before_read()
-        from ..store import collector_paused
+        from ..collector import collector_paused
 
         # A whole read makes millions of objects and no cycles among them: the collector
         # would walk them all again and again (a third of the read at 100,000 runs).
@@ -134,8 +134,8 @@ class RunReading(SdkBase):
         2    lr-0.1              0.87
         3    lr-1.0               NaN
         """
+        from ..collector import collector_paused
         from ..frames import fields_frame, pandas, runs_frame
-        from ..store import collector_paused
 
         pandas()  # a missing extra is said before anything is read
         if filter_string is not None or order_by is not None:
@@ -162,7 +162,7 @@ class RunReading(SdkBase):
             # be read as stored: then as get_runs reads it, leaving it out with a warning.
             fields = run_fields_from_columns(columns)
             if fields is None:
-                return runs_frame(runs_from_columns(columns))
+                return runs_frame(runs_from_records(columns.records()))
             return fields_frame(fields)
 
     def delete_runs(

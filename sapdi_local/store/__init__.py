@@ -20,7 +20,7 @@ the database: ``import sapdi_local.tracking`` stays without sqlite3 and filelock
 """
 
 from .copying import MergeReport, merge_from
-from .database import DEFAULT_LOCK_TIMEOUT, FILE_MODE, collector_paused
+from .database import DEFAULT_LOCK_TIMEOUT, FILE_MODE
 from .imported import ImportedRun, ImportReport, import_runs
 from .opening import BUSY_TIMEOUT_SECONDS
 from .push_records import PushState
@@ -58,7 +58,6 @@ __all__ = [
     "RunFilter",
     "RunRecord",
     "Store",
-    "collector_paused",
     "apply_migrations",
     "import_runs",
     "merge_from",

@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-from .schema import _COUNT_EVERY_RUN, _TABLES_SINCE
+from .schema import COUNT_EVERY_RUN, TABLES_SINCE
 
 # The counts kept in ``stored_counts`` as rows change: every statement that inserts or
 # deletes metric values adds what it changed (``cursor.rowcount``) with ``add_to_count``.
@@ -30,7 +30,7 @@ def add_to_count(connection: sqlite3.Connection, name: str, change: int) -> None
 
 # The schema version that made ``run_counts``: a file of an earlier one, read where it is
 # (a reader never migrates), has its runs counted one by one.
-RUN_COUNTS_SINCE = _TABLES_SINCE["run_counts"]
+RUN_COUNTS_SINCE = TABLES_SINCE["run_counts"]
 # What ``keep_run_counts`` needs of each run that leaves its (scenario, collection): read
 # from ``runs`` before the run is deleted or re-filed.
 RUN_PAIR_COLUMNS = "scenario, collection"
@@ -39,18 +39,18 @@ RUN_PAIR_COLUMNS = "scenario, collection"
 def keep_run_counts(
     connection: sqlite3.Connection,
     *,
-    added: Iterable[int] = (),
-    removed: Iterable[tuple[Any, Any]] = (),
+    added_keys: Iterable[int] = (),
+    removed_pairs: Iterable[tuple[Any, Any]] = (),
 ) -> None:
     """Keep ``run_counts`` exact inside the caller's transaction, once ``runs`` has changed:
-    ``added`` are the keys of runs now in their (scenario, collection), inserted or re-filed
-    into it; ``removed`` the ``RUN_PAIR_COLUMNS`` of runs that left theirs, deleted or
-    re-filed out of it.
+    ``added_keys`` are the keys of runs now in their (scenario, collection), inserted or
+    re-filed into it; ``removed_pairs`` the ``RUN_PAIR_COLUMNS`` of runs that left theirs,
+    deleted or re-filed out of it.
 
-    Each added run is one upsert; each pair runs left is one update, and the pair's row
-    goes once it holds no run. A file at a schema before ``run_counts`` is migrated before
-    any write, so the table is there whenever this runs."""
-    left = Counter((scenario, collection) for scenario, collection in removed)
+    Each added run is one update of its pair's row (or an insert of it); each pair runs left
+    is one update, and the pair's row goes once it holds no run. A file at a schema before
+    ``run_counts`` is migrated before any write, so the table is there whenever this runs."""
+    left = Counter((scenario, collection) for scenario, collection in removed_pairs)
     if left:
         changes = [(scenario, collection, runs) for (scenario, collection), runs in left.items()]
         connection.executemany(
@@ -61,7 +61,7 @@ def keep_run_counts(
             "DELETE FROM run_counts WHERE collection = ?2 AND scenario IS ?1 AND runs <= 0",
             [(scenario, collection) for scenario, collection, _ in changes],
         )
-    for key in added:
+    for key in added_keys:
         # An update, else an insert, rather than an upsert: an upsert needs the unique
         # index, and a file whose index another tool dropped must still take new runs.
         changed = connection.execute(
@@ -88,7 +88,7 @@ def recount_runs(connection: sqlite3.Connection) -> None:
     """Count every run again into ``run_counts``, inside the caller's transaction: after a
     change to many runs at once, where one scan costs less than a change per run."""
     connection.execute("DELETE FROM run_counts")
-    connection.execute(_COUNT_EVERY_RUN)
+    connection.execute(COUNT_EVERY_RUN)
 
 
 def holds_run_counts(connection: sqlite3.Connection) -> bool:

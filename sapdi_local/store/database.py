@@ -10,7 +10,6 @@ to the current schema under the lock.
 
 from __future__ import annotations
 
-import gc
 import os
 import sqlite3
 import threading
@@ -401,21 +400,3 @@ class Database:
 def _chunks(items: list[Any]) -> Iterator[list[Any]]:
     for start in range(0, len(items), _IN_CHUNK):
         yield items[start : start + _IN_CHUNK]
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector during a bulk write or a whole read, and
-    resume it after (unless it was paused already).
-
-    Turning a million cached values into rows, or rows into runs, allocates as it goes, and
-    each collection that sets off walks every object made so far again: a third of a
-    persist's time, and of a whole read of 100,000 runs, for cycles neither makes.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()

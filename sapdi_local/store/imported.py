@@ -6,9 +6,9 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from ..collector import collector_paused
 from ..validation import HISTORY_WINDOW
 from .counts import METRIC_VALUES, RUN_PAIR_COLUMNS, add_to_count, keep_run_counts
-from .database import collector_paused
 from .schema import _RUN_COLUMNS, RUN_CHILD_TABLES
 
 if TYPE_CHECKING:
@@ -81,7 +81,7 @@ def import_runs(
                         f"SELECT {RUN_PAIR_COLUMNS} FROM runs WHERE key = ?", (row[0],)
                     ).fetchone()
                     connection.execute("DELETE FROM runs WHERE key = ?", (row[0],))
-                    keep_run_counts(connection, removed=[replaced_pair])
+                    keep_run_counts(connection, removed_pairs=[replaced_pair])
                     _insert_imported(connection, run)
                     replaced.append(run_id)
                 else:
@@ -135,7 +135,7 @@ def _insert_imported(connection: sqlite3.Connection, run: ImportedRun) -> None:
     )
     key = cursor.lastrowid
     assert key is not None  # an INSERT into a rowid table sets it
-    keep_run_counts(connection, added=[key])
+    keep_run_counts(connection, added_keys=[key])
     for table, pairs in (
         ("parameters", run.parameters),
         ("tags", run.tags),

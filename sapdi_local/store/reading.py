@@ -56,9 +56,8 @@ class ReadOnlyStore(RunQueries):
         """How many scenarios, collections, runs and stored metric values the file holds,
         each from an index or a kept count: no read of every value."""
         with self._reading() as connection:
-            kept = _kept_run_counts(connection)
             # Read from the kept counts: one row per (scenario, collection), no run read.
-            if kept:
+            if _run_counts_usable(connection):
                 scenarios, collections, runs = connection.execute(
                     "SELECT COUNT(DISTINCT scenario), COUNT(*), TOTAL(runs) FROM run_counts "
                     "WHERE runs > 0"
@@ -235,7 +234,7 @@ class ReadOnlyStore(RunQueries):
         )
 
 
-def _kept_run_counts(connection: sqlite3.Connection) -> bool:
+def _run_counts_usable(connection: sqlite3.Connection) -> bool:
     """Whether the file's ``run_counts`` can be read in place of its runs: a file of a
     release before them (read, never migrated, here) is counted the long way, and so is
     one where another tool wrote counts other than whole numbers in range."""

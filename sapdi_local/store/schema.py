@@ -23,7 +23,7 @@ APPLICATION_ID = 0x53415044
 
 
 # Fills an empty ``run_counts`` from ``runs``: by migration 0006, and by a bulk change.
-_COUNT_EVERY_RUN = (
+COUNT_EVERY_RUN = (
     'INSERT INTO "run_counts" (scenario, collection, runs) '
     'SELECT scenario, collection, COUNT(*) FROM "runs" GROUP BY scenario, collection'
 )
@@ -177,10 +177,10 @@ MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
                "runs" INTEGER NOT NULL
             )""",
             # One row per pair, a NULL scenario included (a UNIQUE on the plain columns
-            # would take every NULL as distinct): the target of the upsert that counts.
+            # would take every NULL as distinct), found by its collection when counting.
             'CREATE UNIQUE INDEX "idx_run_counts_pair" ON "run_counts" '
             '("collection", "scenario" IS NULL, IFNULL("scenario", \'\'))',
-            _COUNT_EVERY_RUN,
+            COUNT_EVERY_RUN,
         ),
     ),
 )
@@ -189,7 +189,7 @@ SCHEMA_VERSION = len(MIGRATIONS)
 # need: a reader (who may not write, and so cannot migrate) opens them as they are.
 OLDEST_READABLE_VERSION = 3
 # The tables each schema version holds, by the version that made them.
-_TABLES_SINCE = {
+TABLES_SINCE = {
     "_sqlite_migrations": 1,
     "runs": 1,
     "parameters": 1,
@@ -321,7 +321,7 @@ def _require_tables(path: Path, kinds: dict[str, str], columns: set[str], versio
     """The tables a file at ``version`` must hold, as tables (never views) with every column
     we read, and no triggers: a file marked as ours that differs was damaged or changed by
     another tool, and reading or writing it could run anything it holds."""
-    needed = [name for name, since in _TABLES_SINCE.items() if since <= version]
+    needed = [name for name, since in TABLES_SINCE.items() if since <= version]
     missing = [name for name in needed if kinds.get(name) != "table"]
     if missing:
         raise StorageError(

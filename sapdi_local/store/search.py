@@ -231,7 +231,6 @@ def _search(
     with store._reading() as connection:
         search = compiled_search(connection, tree, order, base_selection, now)
         compiler, source, where, terms = search.compiler, search.source, search.where, search.terms
-        kept = False
         with _stopped_after(connection, time_limit):
             if limit is None:
                 rows, columns = _page(connection, source, compiler.joins, where, terms, -1, offset)
@@ -239,10 +238,12 @@ def _search(
                 if rows or not offset:
                     total = offset + len(rows)
                 else:
-                    total, kept = _total(connection, search)
+                    total = _counted(connection, search.count_statement())
             else:
-                total, kept = _total(connection, search)
+                total, total_from_counts = _total(connection, search)
                 first = order[0].key if order else None
+                # One row past the page: whether more runs follow it, which checks a total
+                # read from the kept counts (another tool may have changed them).
                 if (
                     first is not None
                     and first.kind == METRIC
@@ -257,15 +258,17 @@ def _search(
                         order[0].descending,
                         where,
                         terms,
-                        limit,
+                        limit + 1,
                         offset,
                     )
                 else:
                     rows, columns = _page(
-                        connection, source, compiler.joins, where, terms, limit, offset
+                        connection, source, compiler.joins, where, terms, limit + 1, offset
                     )
-            if kept:
-                total = _checked_kept_total(connection, search, total, offset, len(rows), limit)
+                more_follow = len(rows) > limit
+                rows = rows[:limit]
+                if total_from_counts:
+                    total = _checked_total(connection, search, total, offset, rows, more_follow)
         records = {
             row[0]: RunRecord(dict(zip(columns, row, strict=True)), {}, {}, {}, {}) for row in rows
         }
@@ -290,24 +293,23 @@ def _total(connection: sqlite3.Connection, search: CompiledSearch) -> tuple[int,
     return _counted(connection, search.count_statement()), False
 
 
-def _checked_kept_total(
+def _checked_total(
     connection: sqlite3.Connection,
     search: CompiledSearch,
     total: int,
     offset: int,
-    shown: int,
-    limit: int | None,
+    rows: Sequence[Any],
+    more_follow: bool,
 ) -> int:
-    """A kept ``total`` checked against the page read beside it (``shown`` runs from
-    ``offset`` on), so that a count another tool changed neither hides a run nor promises
-    runs that are not there: a page shorter than ``limit`` ends the matches; a full page
-    that reaches the kept total cannot tell whether more follow, and an empty page past
-    the first cannot tell where the matches ended, so then the runs are counted."""
-    if limit is not None and shown == limit and total > offset + shown:
+    """A ``total`` read from the kept counts, checked against the page read beside it (its
+    ``rows`` from ``offset`` on, and whether more runs follow them): where no more follow, the
+    page tells the total; where more do, a kept total that leaves room for them is taken, and
+    any other is counted. A count another tool changed then hides no run, and overstates
+    the total at most until the page that ends the runs."""
+    if not more_follow and (rows or not offset):
+        return offset + len(rows)
+    if more_follow and total > offset + len(rows):
         return total
-    page_ends_the_matches = limit is None or shown < limit
-    if page_ends_the_matches and (shown or not offset):
-        return offset + shown
     return _counted(connection, search.count_statement())
 
 

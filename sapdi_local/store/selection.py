@@ -78,6 +78,8 @@ class RunColumns(NamedTuple):
 
     def column(self, name: str) -> tuple[Any, ...]:
         """The values of the ``runs`` column ``name``, one per run."""
+        if name not in self.names:
+            raise KeyError(f"runs has no column {name!r}; its columns: {', '.join(self.names)}")
         return self.columns[self.names.index(name)]
 
     def records(self) -> list[RunRecord]:

@@ -13,9 +13,10 @@ from itertools import chain, count, repeat
 from operator import add
 from typing import Any
 
+from ..collector import collector_paused
 from ..validation import HISTORY_WINDOW
 from .counts import METRIC_VALUES, RUN_PAIR_COLUMNS, add_to_count, keep_run_counts
-from .database import _chunks, collector_paused
+from .database import _chunks
 from .push_records import PushRecords
 from .queries import RunQueries
 from .schema import RUN_CHILD_TABLES
@@ -72,7 +73,7 @@ class Store(RunQueries, PushRecords):
                 f"INSERT INTO runs ({columns}) VALUES ({marks})", tuple(row.values())
             )
             assert cursor.lastrowid is not None  # an INSERT into a rowid table sets it
-            keep_run_counts(connection, added=[cursor.lastrowid])
+            keep_run_counts(connection, added_keys=[cursor.lastrowid])
 
     def persist(self, batch: PersistBatch) -> set[str]:
         """Write a batch in one transaction; returns the ids of runs that no longer exist."""
@@ -144,7 +145,7 @@ class Store(RunQueries, PushRecords):
                 f"SELECT {RUN_PAIR_COLUMNS} FROM runs WHERE key = ?", (key,)
             ).fetchone()
             if after != before:
-                keep_run_counts(connection, added=[key], removed=[before])
+                keep_run_counts(connection, added_keys=[key], removed_pairs=[before])
 
     @staticmethod
     def _append_metrics(
@@ -217,5 +218,5 @@ class Store(RunQueries, PushRecords):
                     ).rowcount
                     if table == "metrics":
                         add_to_count(connection, METRIC_VALUES, -deleted)
-            keep_run_counts(connection, removed=[row[2:] for row in rows])
+            keep_run_counts(connection, removed_pairs=[row[2:] for row in rows])
         return [row[1] for row in rows]

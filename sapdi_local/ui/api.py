@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import __version__
+from ..collector import collector_paused
 from ..display import quoted
 from ..errors import InvalidFilterError
 from ..model import STATUSES
@@ -47,7 +48,6 @@ from ..store import (
     ReadOnlyStore,
     RunFilter,
     RunRecord,
-    collector_paused,
     search_run_records,
 )
 from .query import (
