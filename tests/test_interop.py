@@ -20,6 +20,7 @@ import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import suppress
+from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -657,7 +658,11 @@ def assert_server_holds_each_value_once(db: Path, url: str, proxy: CountingProxy
         run = remote[run_id]
         assert run.info.run_name == local["row"]["name"]
         assert run.info.status == "FINISHED"
-        assert run.info.end_time == round(local["row"]["end_time"] * 1000)
+        # The end the push sends is the run's as the API shows it (a datetime, to the
+        # microsecond), in milliseconds: computed the same way, a stored time whose
+        # microseconds end in exactly half a millisecond rounds the same way too.
+        shown_end = datetime.fromtimestamp(local["row"]["end_time"], timezone.utc)
+        assert run.info.end_time == round(shown_end.timestamp() * 1000)
         assert run.data.params == local["parameters"]
         tags = {k: v for k, v in run.data.tags.items() if not k.startswith(("mlflow.", "sapdi_"))}
         assert tags == local["tags"]
