@@ -34,19 +34,18 @@ class RunQueries(Database):
             names = tuple(description[0] for description in cursor.description)
             rows = cursor.fetchall()
             columns = tuple(zip(*rows, strict=True)) if rows else tuple(() for _ in names)
-            details: list[list[dict[str, object]]] = []
             keys = columns[names.index("key")]
+            details: list[list[dict[str, object]]] = []
             for table in _DETAIL_TABLE_NAMES:
                 maps: list[dict[str, object]] = [{} for _ in keys]
-                of_key = dict(zip(keys, maps, strict=True))
                 # The runs' keys as a subquery, not a list of arguments: one statement
                 # whatever the number of runs, read in the snapshot that selected them.
-                query = (
-                    f"SELECT run_key, name, value FROM {table} "
-                    f"WHERE run_key IN (SELECT key FROM runs WHERE {where})"
+                _fill_details(
+                    connection,
+                    table,
+                    dict(zip(keys, maps, strict=True)),
+                    [(f"SELECT key FROM runs WHERE {where}", arguments)],
                 )
-                for key, name, value in connection.execute(query, arguments):
-                    of_key[key][name] = value
                 details.append(maps)
         parameters, tags, labels, metrics = details
         return RunColumns(names, columns, parameters, tags, labels, metrics)  # type: ignore[arg-type]
@@ -164,16 +163,27 @@ class RunQueries(Database):
     @staticmethod
     def _attach_details(connection: sqlite3.Connection, records: dict[int, RunRecord]) -> None:
         """Fill in the parameters, tags, labels and last metrics of runs keyed by run key."""
-        keys = list(records)
+        chunks = [(", ".join("?" for _ in chunk), chunk) for chunk in _chunks(list(records))]
         for table, attribute in _DETAIL_TABLES:
-            # Each run's dict of this table looked up once, not once per row: this loop
-            # is most of what a whole read costs beyond SQLite's own work.
             maps = {key: getattr(record, attribute) for key, record in records.items()}
-            for chunk in _chunks(keys):
-                marks = ", ".join("?" for _ in chunk)
-                query = f"SELECT run_key, name, value FROM {table} WHERE run_key IN ({marks})"
-                for key, name, value in connection.execute(query, chunk):
-                    maps[key][name] = value
+            _fill_details(connection, table, maps, chunks)
+
+
+def _fill_details(
+    connection: sqlite3.Connection,
+    table: str,
+    maps: dict[int, dict[str, object]],
+    run_keys: Sequence[tuple[str, Sequence[object]]],
+) -> None:
+    """Fill each run's dict of ``table`` (parameters, tags, labels or last metrics), given by
+    run key in ``maps``, for the runs whose keys ``run_keys`` select: each an SQL list or
+    subquery of keys with its arguments."""
+    for keys, arguments in run_keys:
+        query = f"SELECT run_key, name, value FROM {table} WHERE run_key IN ({keys})"
+        # Each run's dict looked up once per row, the only Python work per row: this
+        # loop is most of what a whole read costs beyond SQLite's own work.
+        for key, name, value in connection.execute(query, arguments):
+            maps[key][name] = value
 
 
 _DETAIL_TABLES = (
