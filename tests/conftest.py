@@ -34,6 +34,10 @@ CONTEXT_VARIABLES = (
 SET_BY_OTHERS = frozenset({"PYTEST_CURRENT_TEST"})
 
 
+# The folder holding this checkout's package, for child processes to import it from.
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+
+
 @pytest.fixture(autouse=True)
 def process_state_is_restored() -> Iterator[None]:
     """Each test starts with a default SDK of its own, not yet opened (so it resolves its file
@@ -148,6 +152,39 @@ def read_only(db: Path) -> Iterator[sqlite3.Connection]:
     connection = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
         yield connection
+    finally:
+        connection.close()
+
+
+def child_environment() -> dict[str, str]:
+    """The environment of a child process that imports this checkout's package, without
+    the SAPDI_* variables of the test run."""
+    environment = {
+        name: value for name, value in os.environ.items() if not name.startswith("SAPDI_")
+    }
+    environment["PYTHONPATH"] = os.pathsep.join(
+        [str(PACKAGE_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
+    )
+    return environment
+
+
+def cli_on(db: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
+    """``sapdi-local --db DB ARGUMENTS`` in a child process, its output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "sapdi_local", "--db", str(db), *arguments],
+        capture_output=True,
+        text=True,
+        env=child_environment(),
+        timeout=120,
+    )
+
+
+def edited(path: Path, script: str) -> None:
+    """Change a database file with SQL, as another tool or a hand edit would."""
+    connection = sqlite3.connect(path)
+    try:
+        connection.executescript(script)
+        connection.commit()
     finally:
         connection.close()
 

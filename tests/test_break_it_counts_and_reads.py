@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import gc
 import json
-import os
 import shutil
 import signal
 import sqlite3
@@ -27,7 +26,7 @@ from typing import Any
 import httpx
 import pandas as pd
 import pytest
-from conftest import close_quietly
+from conftest import child_environment, cli_on, close_quietly, edited
 
 import sapdi_local
 from sapdi_local import MLTrackingSDK
@@ -38,42 +37,12 @@ from sapdi_local.store import ReadOnlyStore, RunFilter, search_run_records
 from sapdi_local.store.schema import apply_migrations
 from sapdi_local.ui.server import Explorer
 
-PACKAGE_ROOT = Path(sapdi_local.__file__).resolve().parent.parent
 COUNTED = (
     "SELECT scenario, collection, COUNT(*) FROM runs "
     "GROUP BY scenario, collection ORDER BY scenario, collection"
 )
 KEPT = "SELECT scenario, collection, runs FROM run_counts ORDER BY scenario, collection"
 EXPLORER_PAGE = 10  # the explorer's "Show more" adds a page of this many (view.pageSize)
-
-
-def child_environment() -> dict[str, str]:
-    environment = {
-        name: value for name, value in os.environ.items() if not name.startswith("SAPDI_")
-    }
-    environment["PYTHONPATH"] = os.pathsep.join(
-        [str(PACKAGE_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
-    )
-    return environment
-
-
-def cli(db: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "sapdi_local", "--db", str(db), *arguments],
-        capture_output=True,
-        text=True,
-        env=child_environment(),
-        timeout=120,
-    )
-
-
-def edited(path: Path, script: str) -> None:
-    connection = sqlite3.connect(path)
-    try:
-        connection.executescript(script)
-        connection.commit()
-    finally:
-        connection.close()
 
 
 def kept_and_counted(path: Path) -> tuple[list[Any], list[Any]]:
@@ -220,9 +189,9 @@ def test_forged_counts_crash_nothing_and_hide_no_run(
         listed = [(c["scenario"], c["collection"], c["runs"]) for c in reader.collections()]
         assert listed == counted_collections(collection_file)
     for arguments in (["where"], ["collections"], ["runs", "--collection", "a", "--limit", "500"]):
-        result = cli(collection_file, *arguments)
+        result = cli_on(collection_file, *arguments)
         assert result.returncode == 0, result.stderr
-    listed_a = cli(collection_file, "runs", "--collection", "a", "--limit", "500", "--json")
+    listed_a = cli_on(collection_file, "runs", "--collection", "a", "--limit", "500", "--json")
     assert {run["id"] for run in json.loads(listed_a.stdout)} == run_ids_in(collection_file, "a")
     client = explorer(collection_file)
     assert client.get("/api/database").status_code == 200
@@ -283,7 +252,7 @@ def test_where_tells_the_schema_of_a_file_read_without_migrating(
 ) -> None:
     path = tmp_path / "v5.db"
     schema_5_file(path)
-    result = cli(path, "where", "--json")
+    result = cli_on(path, "where", "--json")
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["runs"] == 20 and summary["collections"] == 2

@@ -28,9 +28,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import close_quietly
+from conftest import child_environment, cli_on, close_quietly, edited
 
-import sapdi_local
 from sapdi_local import MLTrackingSDK
 from sapdi_local.errors import StorageError
 from sapdi_local.store import ReadOnlyStore, RunFilter, search_run_records
@@ -39,7 +38,6 @@ from sapdi_local.store.counts import recount_runs
 from sapdi_local.store.schema import SCHEMA_VERSION, apply_migrations
 
 # The folder holding the package these tests import, which child processes import too.
-PACKAGE_ROOT = Path(sapdi_local.__file__).resolve().parent.parent
 # More runs than the threshold at which a page sorted by a metric walks the metric's index.
 RUNS = search_module._METRIC_WALK_FROM + 120
 # Values with ties, signed zeros and the largest finite doubles.
@@ -57,27 +55,6 @@ def stored_and_kept(path: Path) -> tuple[int, int]:
     finally:
         connection.close()
     return int(kept), int(counted)
-
-
-def child_environment() -> dict[str, str]:
-    """The environment of a child process that imports this checkout's package."""
-    environment = {
-        name: value for name, value in os.environ.items() if not name.startswith("SAPDI_")
-    }
-    environment["PYTHONPATH"] = os.pathsep.join(
-        [str(PACKAGE_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
-    )
-    return environment
-
-
-def cli(db: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "sapdi_local", "--db", str(db), *arguments],
-        capture_output=True,
-        text=True,
-        env=child_environment(),
-        timeout=120,
-    )
 
 
 # ---------------------------------------------------------------- pages of a large file
@@ -314,17 +291,17 @@ def test_merge_with_conflicts_and_refused_runs_delete_and_gc_keep_the_count(
             "(SELECT key FROM runs WHERE name = 'Q-0')"
         )
     connection.close()
-    merged = cli(mine, "merge", str(theirs), "--json")
+    merged = cli_on(mine, "merge", str(theirs), "--json")
     assert merged.returncode == 0, merged.stderr
     report = json.loads(merged.stdout)
     assert len(report["conflicts"]) == 1 and len(report["skipped"]) == 1
     assert stored_and_kept(mine) == (3 * 2 * 1_000 + 2 * 700, 3 * 2 * 1_000 + 2 * 700)
-    deleted = cli(mine, "delete", "--where", "name = 'P-1'", "--yes")
+    deleted = cli_on(mine, "delete", "--where", "name = 'P-1'", "--yes")
     assert deleted.returncode == 0, deleted.stderr
-    assert cli(mine, "gc").returncode == 0
+    assert cli_on(mine, "gc").returncode == 0
     assert stored_and_kept(mine) == (2 * 2 * 1_000 + 2 * 700, 2 * 2 * 1_000 + 2 * 700)
     exported = tmp_path / "some.db"
-    assert cli(mine, "export", str(exported), "--where", "name = 'P-0'").returncode == 0
+    assert cli_on(mine, "export", str(exported), "--where", "name = 'P-0'").returncode == 0
     assert stored_and_kept(exported) == (2_000, 2_000)
 
 
@@ -387,7 +364,7 @@ def test_a_schema_4_file_is_read_searched_and_counted_without_a_migration(
         assert [record.row["id"] for record in page] == ["id002500", "id002498", "id002496"]
     finally:
         store.close()
-    shown = cli(path, "runs", "--where", "metrics.m > 10", "--limit", "2", "--json")
+    shown = cli_on(path, "runs", "--where", "metrics.m > 10", "--limit", "2", "--json")
     assert shown.returncode == 0, shown.stderr
     assert [run["id"] for run in json.loads(shown.stdout)] == ["id002500", "id002499"]
     assert user_version(path) == 4  # read, never migrated
@@ -445,14 +422,6 @@ def small_file(tmp_path: Path) -> Iterator[Path]:
     yield path
 
 
-def edited(path: Path, script: str) -> Path:
-    connection = sqlite3.connect(path)
-    connection.executescript(script)
-    connection.commit()
-    connection.close()
-    return path
-
-
 @pytest.mark.parametrize(
     "script",
     [
@@ -468,7 +437,7 @@ def test_a_file_whose_count_table_was_replaced_is_refused_with_a_clear_error(
     edited(small_file, script)
     with pytest.raises(StorageError, match="stored_counts"):
         ReadOnlyStore(small_file).counts()
-    shown = cli(small_file, "where")
+    shown = cli_on(small_file, "where")
     assert shown.returncode == 2 and "stored_counts" in shown.stderr
     assert "Traceback" not in shown.stderr
 
@@ -528,10 +497,10 @@ def test_every_command_shows_text_that_is_not_utf8_with_a_replacement(
         ["export", str(tmp_path / "copy.db")],
     ]
     for command in commands:
-        result = cli(small_file, *command)
+        result = cli_on(small_file, *command)
         assert result.returncode == 0, (command, result.stderr)
         assert "Traceback" not in result.stderr, command
-    assert "\ufffd" in cli(small_file, "runs", "--json").stdout
+    assert "\ufffd" in cli_on(small_file, "runs", "--json").stdout
     assert "f\ufffdo" in (tmp_path / "out.json").read_text(encoding="utf-8")
     assert "c\ufffd" in (tmp_path / "csv" / "runs.csv").read_text(encoding="utf-8")
 
@@ -539,20 +508,20 @@ def test_every_command_shows_text_that_is_not_utf8_with_a_replacement(
 def test_an_export_of_no_runs_writes_empty_files(small_file: Path, tmp_path: Path) -> None:
     nobody = ["--where", "name = 'nobody'"]
     assert (
-        cli(
+        cli_on(
             small_file, "export", str(tmp_path / "none.json"), "--format", "json", *nobody
         ).returncode
         == 0
     )
     assert json.loads((tmp_path / "none.json").read_text()) == {"runs": [], "metrics": []}
     assert (
-        cli(small_file, "export", str(tmp_path / "none"), "--format", "csv", *nobody).returncode
+        cli_on(small_file, "export", str(tmp_path / "none"), "--format", "csv", *nobody).returncode
         == 0
     )
     assert (tmp_path / "none" / "metrics.csv").read_text().splitlines() == [
         "run_id,metric,step,value,timestamp"
     ]
-    assert cli(small_file, "export", str(tmp_path / "none.db"), *nobody).returncode == 0
+    assert cli_on(small_file, "export", str(tmp_path / "none.db"), *nobody).returncode == 0
     assert stored_and_kept(tmp_path / "none.db") == (0, 0)
 
 
@@ -597,7 +566,7 @@ def test_a_count_that_is_not_a_number_is_an_error_not_a_traceback(
     small_file: Path, value: str
 ) -> None:
     edited(small_file, f"UPDATE stored_counts SET value = {value}")
-    shown = cli(small_file, "where")
+    shown = cli_on(small_file, "where")
     assert "Traceback" not in shown.stderr, shown.stderr[-300:]
 
 
@@ -669,7 +638,7 @@ def test_an_interrupted_csv_export_never_pairs_new_runs_with_old_metrics(
     small_file: Path, tmp_path: Path
 ) -> None:
     target = tmp_path / "out"
-    assert cli(small_file, "export", str(target), "--format", "csv").returncode == 0
+    assert cli_on(small_file, "export", str(target), "--format", "csv").returncode == 0
     before = {name: (target / name).read_bytes() for name in ("runs.csv", "metrics.csv")}
     db = tmp_path / "big.db"
     big_file(db)

@@ -10,22 +10,19 @@ total of a collection page reads run_counts, no index of runs) and the answers.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sqlite3
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import close_quietly
+from conftest import cli_on, close_quietly, edited
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import sapdi_local
 from sapdi_local import MLTrackingSDK
 from sapdi_local.store import (
     ImportedRun,
@@ -38,7 +35,6 @@ from sapdi_local.store import (
 from sapdi_local.store.schema import MIGRATIONS, SCHEMA_VERSION, apply_migrations
 
 FIXTURES = Path(__file__).parent / "fixtures"
-PACKAGE_ROOT = Path(sapdi_local.__file__).resolve().parent.parent
 COUNTED = (
     "SELECT scenario, collection, COUNT(*) "
     "FROM runs GROUP BY scenario, collection ORDER BY scenario, collection"
@@ -63,31 +59,8 @@ def assert_exact(path: Path) -> list[Any]:
     return kept
 
 
-def edited(path: Path, script: str) -> None:
-    connection = sqlite3.connect(path)
-    connection.executescript(script)
-    connection.commit()
-    connection.close()
-
-
-def child_environment() -> dict[str, str]:
-    environment = {
-        name: value for name, value in os.environ.items() if not name.startswith("SAPDI_")
-    }
-    environment["PYTHONPATH"] = os.pathsep.join(
-        [str(PACKAGE_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
-    )
-    return environment
-
-
 def cli(db: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [sys.executable, "-m", "sapdi_local", "--db", str(db), *arguments],
-        capture_output=True,
-        text=True,
-        env=child_environment(),
-        timeout=120,
-    )
+    result = cli_on(db, *arguments)
     assert result.returncode == 0, result.stderr
     return result
 
