@@ -140,12 +140,9 @@ class Store(RunQueries, PushRecords):
         connection.execute(
             f"UPDATE runs SET {', '.join(assignments)} WHERE key = ?", (*arguments, key)
         )
-        if before is not None:
-            after = connection.execute(
-                f"SELECT {RUN_PAIR_COLUMNS} FROM runs WHERE key = ?", (key,)
-            ).fetchone()
-            if after != before:
-                keep_run_counts(connection, added_keys=[key], removed_pairs=[before])
+        # The scenario stays; the collection is the one just written.
+        if before is not None and before[1] != changes["collection"]:
+            keep_run_counts(connection, added_keys=[key], removed_pairs=[before])
 
     @staticmethod
     def _append_metrics(
