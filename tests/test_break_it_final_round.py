@@ -4,7 +4,8 @@ by a metric's index (thousands of runs), runs re-filed between collections by pr
 once, count tables another tool constrained, a runs table whose keys repeat, frames against
 the run-by-run builder they replaced, and the collector's pause across a fork.
 
-Each attack that still gets through is a strict xfail naming the bug.
+The two attacks that got through (a runs table whose keys repeat read differently by
+different readers, a forked child's collector left off) are tests that pass now.
 """
 
 from __future__ import annotations
@@ -24,9 +25,8 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from conftest import close_quietly
+from conftest import child_environment, cli_on, close_quietly, edited
 
-import sapdi_local
 from sapdi_local import MLTrackingSDK
 from sapdi_local.collector import collector_paused
 from sapdi_local.errors import StorageError
@@ -34,31 +34,11 @@ from sapdi_local.model import Run
 from sapdi_local.store import ReadOnlyStore, RunFilter, search_run_records
 from sapdi_local.store.schema import COUNT_EVERY_RUN
 
-PACKAGE_ROOT = Path(sapdi_local.__file__).resolve().parent.parent
 COUNTED = (
     "SELECT scenario, collection, COUNT(*) FROM runs "
     "GROUP BY scenario, collection ORDER BY scenario, collection"
 )
 KEPT = "SELECT scenario, collection, runs FROM run_counts ORDER BY scenario, collection"
-
-
-def child_environment() -> dict[str, str]:
-    environment = {
-        name: value for name, value in os.environ.items() if not name.startswith("SAPDI_")
-    }
-    environment["PYTHONPATH"] = os.pathsep.join(
-        [str(PACKAGE_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
-    )
-    return environment
-
-
-def edited(path: Path, script: str) -> None:
-    connection = sqlite3.connect(path)
-    try:
-        connection.executescript(script)
-        connection.commit()
-    finally:
-        connection.close()
 
 
 def kept_and_counted(path: Path) -> tuple[list[Any], list[Any]]:
@@ -266,15 +246,6 @@ def test_a_count_table_another_tool_constrained_stops_a_write_with_a_storage_err
 # ---------------------------------------------------------------- a runs table made again
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "a runs table made again without its INTEGER PRIMARY KEY passes the schema check, "
-        "and where its keys repeat get_runs and runs_frame list every run (the column read "
-        "keeps each row) while search_runs, the command line and the explorer list one per "
-        "key (their records are a dict by key): the readers disagree on which runs exist"
-    ),
-)
 def test_runs_whose_keys_repeat_read_alike_in_every_reader(tmp_path: Path) -> None:
     path = tmp_path / "runs.db"
     sdk = MLTrackingSDK(db_path=path, scenario="s", pipeline="p.py")
@@ -297,17 +268,20 @@ def test_runs_whose_keys_repeat_read_alike_in_every_reader(tmp_path: Path) -> No
         UPDATE runs SET key = 1;
         """,
     )
+    reader = MLTrackingSDK(db_path=path, scenario="s", pipeline="p.py")
     try:
-        reader = MLTrackingSDK(db_path=path, scenario="s", pipeline="p.py")
-    except StorageError:
-        return  # refusing the file as damaged is as good as reading it alike everywhere
-    try:
-        listed = [run.id for run in reader.get_runs(scenario="s")]
-        searched = [run.id for run in reader.search_runs(None, scenario="s")]
-        framed = list(reader.runs_frame(scenario="s")["run_id"])
+        # The file is refused as damaged, by every reader, before any of them lists a run.
+        for read in (
+            lambda: reader.get_runs(scenario="s"),
+            lambda: reader.search_runs(None, scenario="s"),
+            lambda: reader.runs_frame(scenario="s"),
+        ):
+            with pytest.raises(StorageError, match="runs table is not keyed by runs.key"):
+                read()
     finally:
         close_quietly(reader)
-    assert listed == searched == framed
+    result = cli_on(path, "runs", "--json")
+    assert result.returncode == 2 and "not keyed by runs.key" in result.stderr, result.stderr
 
 
 # ---------------------------------------------------------------- frames as they were
@@ -439,15 +413,6 @@ def collector_as_found() -> Iterator[None]:
     (gc.enable if was_enabled else gc.disable)()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "a process forked while another thread is inside collector_paused (a persist, an "
-        "import, get_runs, runs_frame or an explorer request) inherits the count of pauses "
-        "under way: the thread that would end it does not exist in the child, so the child's "
-        "cyclic collector stays off for good, its own pauses never bringing the count to 0"
-    ),
-)
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 def test_a_child_forked_during_a_pause_in_another_thread_runs_the_collector(
     collector_as_found: None,

@@ -257,14 +257,17 @@ def _schema_version(connection: sqlite3.Connection, path: Path) -> int:
     if began:
         connection.execute("BEGIN")
     try:
-        version, application_id, objects, columns = connection.execute(
+        version, application_id, objects, columns, keyed = connection.execute(
             "SELECT (SELECT user_version FROM pragma_user_version), "
             "(SELECT application_id FROM pragma_application_id), "
             "(SELECT json_group_object(name, type) FROM sqlite_master "
             " WHERE type IN ('table', 'view', 'trigger') AND name NOT LIKE 'sqlite_%'), "
             "(SELECT json_group_array(m.name || '.' || c.name) "
             " FROM sqlite_master AS m, pragma_table_info(m.name) AS c "
-            " WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%')"
+            " WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%'), "
+            # runs.key is the rowid (INTEGER PRIMARY KEY, alone): one key per run.
+            "(SELECT COUNT(*) = 1 AND MAX(name = 'key' AND upper(type) = 'INTEGER') "
+            " FROM pragma_table_info('runs') WHERE pk > 0)"
         ).fetchone()
         kinds: dict[str, str] = json.loads(objects)
         present_columns = set(json.loads(columns))
@@ -285,7 +288,7 @@ def _schema_version(connection: sqlite3.Connection, path: Path) -> int:
                 f"this one reads up to version {SCHEMA_VERSION}: upgrade sapdi-local "
                 "(pip install -U sapdi-local)"
             )
-        _require_tables(path, kinds, present_columns, version)
+        _require_tables(path, kinds, present_columns, version, runs_keyed=bool(keyed))
         return version
     if application_id == 0 and version == 0 and not set(kinds) - {"_sqlite_migrations"}:
         if len(ours) == len(records):
@@ -295,7 +298,7 @@ def _schema_version(connection: sqlite3.Connection, path: Path) -> int:
         and 0 < version <= SCHEMA_VERSION
         and records == [(MIGRATION_SET, name) for name, _ in MIGRATIONS[:version]]
     ):
-        _require_tables(path, kinds, present_columns, version)
+        _require_tables(path, kinds, present_columns, version, runs_keyed=bool(keyed))
         return version  # written by a release before the application_id mark
     found = _describe(application_id, version, kinds)
     raise StorageError(
@@ -317,10 +320,13 @@ def _describe(application_id: int, version: int, kinds: dict[str, str]) -> str:
     return "; ".join(parts) or "unmarked"
 
 
-def _require_tables(path: Path, kinds: dict[str, str], columns: set[str], version: int) -> None:
+def _require_tables(
+    path: Path, kinds: dict[str, str], columns: set[str], version: int, *, runs_keyed: bool
+) -> None:
     """The tables a file at ``version`` must hold, as tables (never views) with every column
-    we read, and no triggers: a file marked as ours that differs was damaged or changed by
-    another tool, and reading or writing it could run anything it holds."""
+    we read, ``runs`` keyed by its rowid (``runs_keyed``: each run's key its own), and no
+    triggers: a file marked as ours that differs was damaged or changed by another tool,
+    and reading or writing it could run anything it holds."""
     needed = [name for name, since in TABLES_SINCE.items() if since <= version]
     missing = [name for name in needed if kinds.get(name) != "table"]
     if missing:
@@ -340,6 +346,12 @@ def _require_tables(path: Path, kinds: dict[str, str], columns: set[str], versio
             f"{path} is marked as a sapdi-local database but lacks the columns "
             f"{', '.join(lacking[:8])}; the file was changed by another tool: restore it from "
             "a copy, or ask for a new export"
+        )
+    if not runs_keyed:
+        raise StorageError(
+            f"{path} is marked as a sapdi-local database but its runs table is not keyed by "
+            "runs.key (INTEGER PRIMARY KEY), so two runs could share a key: the file was changed "
+            "by another tool: restore it from a copy, or ask for a new export"
         )
     triggers = sorted(name for name, kind in kinds.items() if kind == "trigger")
     if triggers:
